@@ -1,0 +1,85 @@
+/* jsdefs.c -- small shared helpers: errors, clocks, allocation, UTF-8. */
+#include "jsdefs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *js_strerror(int err) {
+    switch (err) {
+    case JS_OK: return "ok";
+    case JS_EPROTO_FIELD0: return "field number 0";
+    case JS_EUNKNOWN: return "unknown field";
+    case JS_EREQUIRED: return "required field missing";
+    case JS_EUTF8: return "invalid UTF-8";
+    case JS_ESTALE: return "stale stage or version";
+    case JS_ESCRIPT: return "redis function error";
+    default: return err < 0 ? strerror(-err) : "unknown error";
+    }
+}
+
+int64_t js_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t js_mono_ms(void) { return js_mono_us() / 1000; }
+
+int64_t js_mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void s_oom(size_t n) {
+    fprintf(stderr, "jiesu: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *js_malloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) s_oom(n);
+    return p;
+}
+
+void *js_calloc(size_t n, size_t m) {
+    void *p = calloc(n ? n : 1, m ? m : 1);
+    if (!p) s_oom(n * m);
+    return p;
+}
+
+void *js_realloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) s_oom(n);
+    return q;
+}
+
+char *js_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = js_malloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+int js_utf8_valid(const char *str, size_t len) {
+    const unsigned char *s = (const unsigned char *)str, *e = s + len;
+    while (s < e) {
+        unsigned c = *s;
+        if (c < 0x80) { s++; continue; }
+        size_t n; unsigned min, cp;
+        if ((c & 0xE0) == 0xC0) { n = 1; min = 0x80; cp = c & 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { n = 2; min = 0x800; cp = c & 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { n = 3; min = 0x10000; cp = c & 0x07; }
+        else return 0;
+        if ((size_t)(e - s) <= n) return 0;
+        for (size_t i = 1; i <= n; i++) {
+            if ((s[i] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        s += n + 1;
+    }
+    return 1;
+}

@@ -1,0 +1,36 @@
+/* jsdefs.h -- what every module of libjiesu shares.
+ *
+ * Errors follow libuv: a call returns 0 or a negative errno value (-EINVAL,
+ * -ETIMEDOUT, ...); when a call that takes a callback returns an error, the
+ * callback is never called. js_strerror() gives the one-line text. */
+#ifndef JS_DEFS_H
+#define JS_DEFS_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JS_OK 0
+/* Our own codes, below every errno value. */
+#define JS_EPROTO_FIELD0 (-4001) /* protobuf: field number 0 */
+#define JS_EUNKNOWN      (-4002) /* protobuf: unknown field */
+#define JS_EREQUIRED     (-4003) /* a required field is missing or empty */
+#define JS_EUTF8         (-4004) /* a string is not valid UTF-8 */
+#define JS_ESTALE        (-4005) /* expected stage/version did not match */
+#define JS_ESCRIPT       (-4006) /* Redis Function returned an error */
+
+#define JS_UNUSED(x) ((void)(x))
+#define JS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Prototypes */
+const char *js_strerror(int err);
+int64_t js_now_ms(void);        /* wall clock, ms since the epoch */
+int64_t js_mono_ms(void);       /* monotonic, ms */
+int64_t js_mono_us(void);       /* monotonic, us */
+void *js_malloc(size_t n);      /* abort on OOM, like Redis zmalloc */
+void *js_calloc(size_t n, size_t m);
+void *js_realloc(void *p, size_t n);
+char *js_strdup(const char *s);
+int js_utf8_valid(const char *s, size_t len); /* 1 if valid UTF-8 (no overlongs, no surrogates) */
+
+#endif
