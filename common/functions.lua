@@ -8,7 +8,8 @@
   number in common/functions.h.
 
   Keys (docs/ARCHITECTURE.md "Keys"):
-    o:{ID}            hash: stage, v (version), d (the Order, protobuf bytes)
+    o:{ID}            hash: stage, v (version), d (the Order, protobuf bytes),
+                      c (contact sealed with libsodium; only callback opens it)
     idem:KEY          string: order id of an idempotency key
     jiesu:events      stream: every event (fields t=type, o=order id, e=Envelope bytes)
     jiesu:due:STAGE   zset: orders waiting for the service of STAGE, scored by re-drive time (ms)
@@ -40,8 +41,9 @@ end
 
 --[[ jiesu_receive: store new orders (intake).
   KEYS: o:{ID} of each order, in order.
-  ARGV: now_ms, redrive_at_ms, maxlen, idem_ttl_s, then per order 5 args:
-        id, idempotency key ('' for none), Order bytes, event type, Envelope bytes.
+  ARGV: now_ms, redrive_at_ms, maxlen, idem_ttl_s, then per order 6 args:
+        id, idempotency key ('' for none), Order bytes, sealed contact ('' for
+        none), event type, Envelope bytes.
   Reply: per order {1, id} stored, {2, first_id} duplicate idempotency key,
          {3, id} the id exists already (a retried batch): treated as stored. ]]
 local function receive(keys, args)
@@ -49,13 +51,14 @@ local function receive(keys, args)
   local maxlen = num(args[3], 'maxlen')
   local ttl = num(args[4], 'idem_ttl')
   local out = {}
-  local n = (#args - 4) / 5
+  local n = (#args - 4) / 6
   if n ~= math.floor(n) or n ~= #keys then
-    return redis.error_reply('jiesu_receive: want 4 + 5 args per order and one key per order')
+    return redis.error_reply('jiesu_receive: want 4 + 6 args per order and one key per order')
   end
   for i = 0, n - 1 do
-    local b = 4 + i * 5
-    local id, idem, blob, etype, env = args[b + 1], args[b + 2], args[b + 3], args[b + 4], args[b + 5]
+    local b = 4 + i * 6
+    local id, idem, blob, contact = args[b + 1], args[b + 2], args[b + 3], args[b + 4]
+    local etype, env = args[b + 5], args[b + 6]
     local okey = keys[i + 1]
     local first = false
     if idem ~= '' then
@@ -68,7 +71,11 @@ local function receive(keys, args)
     elseif redis.call('EXISTS', okey) == 1 then
       out[#out + 1] = {3, id}
     else
-      redis.call('HSET', okey, 'stage', 1, 'v', 1, 'd', blob)
+      if contact ~= '' then
+        redis.call('HSET', okey, 'stage', 1, 'v', 1, 'd', blob, 'c', contact)
+      else
+        redis.call('HSET', okey, 'stage', 1, 'v', 1, 'd', blob)
+      end
       redis.call('ZADD', due_key(1), redrive, id)
       xadd(maxlen, etype, id, env)
       out[#out + 1] = {1, id}

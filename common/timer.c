@@ -1,0 +1,66 @@
+/* timer.c -- timer members, buckets and warning moments. */
+#include "timer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int js_timer_parse(const char *m, size_t len, js_timer_t *t) {
+    char buf[256];
+    if (len >= sizeof buf) return -EINVAL;
+    memcpy(buf, m, len);
+    buf[len] = '\0';
+    char *f[6], *save = NULL;
+    int n = 0;
+    for (char *p = strtok_r(buf, "|", &save); p; p = strtok_r(NULL, "|", &save)) {
+        if (n == 6) return -EINVAL;
+        f[n++] = p;
+    }
+    if (n != 6 || strlen(f[0]) >= sizeof t->order || strlen(f[1]) >= sizeof t->unit || strlen(f[2]) != 1 ||
+        (f[2][0] != 'r' && f[2][0] != 'h'))
+        return -EINVAL;
+    char *e1, *e2, *e3;
+    long idx = strtol(f[3], &e1, 10);
+    long long s = strtoll(f[4], &e2, 10), d = strtoll(f[5], &e3, 10);
+    if (*e1 || *e2 || *e3 || idx < 0 || idx > 16 || d < s) return -EINVAL;
+    strcpy(t->order, f[0]);
+    strcpy(t->unit, f[1]);
+    t->kind = f[2][0];
+    t->idx = (int)idx;
+    t->start_ms = s;
+    t->due_ms = d;
+    return 0;
+}
+
+int js_timer_format(const js_timer_t *t, char *out, size_t cap) {
+    int n = snprintf(out, cap, "%s|%s|%c|%d|%lld|%lld", t->order, t->unit, t->kind, t->idx,
+                     (long long)t->start_ms, (long long)t->due_ms);
+    return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
+}
+
+int64_t js_timer_fire_ms(const js_timer_t *t, const double *fr, int n) {
+    if (t->idx >= n) return t->due_ms;
+    return t->start_ms + (int64_t)((double)(t->due_ms - t->start_ms) * fr[t->idx]);
+}
+
+int js_timer_bucket(const char *id, int buckets) {
+    uint32_t h = 2166136261u;
+    for (; *id; id++) h = (h ^ (uint8_t)*id) * 16777619u;
+    return buckets > 0 ? (int)(h % (uint32_t)buckets) : 0;
+}
+
+int js_timer_parse_fractions(const char *s, double *out, int max) {
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || v <= 0 || v >= 1 || n >= max || (n && v <= out[n - 1])) return -EINVAL;
+        out[n++] = v;
+        p = end;
+        if (*p == ',') p++;
+        else if (*p) return -EINVAL;
+    }
+    return n;
+}

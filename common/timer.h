@@ -1,0 +1,32 @@
+/* timer.h -- the deadline-timer's pending timers as Redis members.
+ * A timer is one member of the sorted set jiesu:tm:{BUCKET}, scored by the
+ * moment it fires. The member carries what firing needs, so nothing else is
+ * read to fire it. */
+#ifndef JS_TIMER_H
+#define JS_TIMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define JS_TIMER_MAX_FRACTIONS 8
+
+/* Timer members: "ORDER|UNIT|KIND|IDX|START_MS|DUE_MS". KIND r (response) or h
+ * (handling); IDX < nfractions: the warning at fractions[IDX] of the limit;
+ * IDX == nfractions: the due moment itself. */
+typedef struct js_timer {
+    char order[32], unit[64];
+    char kind;
+    int idx;
+    int64_t start_ms, due_ms;
+} js_timer_t;
+
+int js_timer_parse(const char *member, size_t len, js_timer_t *t);
+int js_timer_format(const js_timer_t *t, char *out, size_t cap); /* length or -ENOSPC */
+/* When timer idx fires: for idx < n the warning moment, else due. */
+int64_t js_timer_fire_ms(const js_timer_t *t, const double *fractions, int n);
+/* Bucket of an order id: FNV-1a mod buckets. */
+int js_timer_bucket(const char *order_id, int buckets);
+/* "0.5,0.8" -> fractions, strictly increasing in (0, 1); count or -EINVAL. */
+int js_timer_parse_fractions(const char *s, double *out, int max);
+
+#endif

@@ -1,0 +1,408 @@
+/* jiesu-intake -- takes submissions on a ROUTER, stores each order in Redis
+ * (one FCALL per batch), answers with the order id only once it is stored,
+ * then hands the order to the classifier and publishes jiesu.order.received. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "ids.h"
+#include "pii.h"
+#include "service.h"
+#include "stage.h"
+#include "submission.h"
+
+static const js_conf_def_t intake_keys[] = {
+    {"intake.bind", "tcp://127.0.0.1:7010", "ROUTER endpoint(s) for submissions, comma-separated"},
+    {"classifier.connect", "tcp://127.0.0.1:7011", "classifier PULL endpoint(s), comma-separated"},
+    {"pii.key_file", "var/pii.key", "file with the 64-hex-character key that seals contact data"},
+    {"intake.max_content_bytes", "65536", "longest order text accepted"},
+    {"intake.idem_ttl_s", "604800", "how long an idempotency key is remembered"},
+    {NULL, NULL, NULL},
+};
+
+typedef struct item {
+    js_arena_t *arena;
+    const void *ident;     /* ROUTER identity (arena copy) */
+    size_t ident_len;
+    int delim;             /* the peer is a REQ: answer with an empty delimiter */
+    const char *req_id;
+    Jiesu__V1__Order *order;
+    const char *key;
+    const char *idem;
+    uint8_t *blob, *sealed, *env;
+    size_t blob_len, sealed_len, env_len;
+} item_t;
+
+typedef struct batch {
+    struct intake *in;
+    int n;
+    item_t *items;
+} batch_t;
+
+typedef struct intake {
+    js_svc_t svc;
+    js_sock_t *router, *push;
+    js_pii_t *pii;
+    intake_limits_t lim;
+    batch_t *cur;
+    int batch_max, inflight_batches;
+    bool paused;
+    int64_t redrive_ms, maxlen, idem_ttl, max_msg;
+    uint64_t *c_received, *c_duplicate, *c_rejected, *c_failed, *c_forward_dropped, *c_reply_dropped;
+    js_hist_t *h_store;
+} intake_t;
+
+#define MAX_INFLIGHT 8
+
+/* ---- replies ---------------------------------------------------------------- */
+
+static void reply_env(intake_t *in, const void *ident, size_t ident_len, int delim, js_env_t *env) {
+    size_t len;
+    uint8_t *buf = js_env_pack(env, &len);
+    js_frame_t f[3];
+    size_t n = 0;
+    f[n++] = (js_frame_t){ident, ident_len};
+    if (delim) f[n++] = (js_frame_t){"", 0};
+    f[n++] = (js_frame_t){buf, len};
+    if (js_sock_send(in->router, f, n) < 0) (*in->c_reply_dropped)++; /* the peer left */
+    free(buf);
+}
+
+static void reply_error(intake_t *in, const void *ident, size_t ident_len, int delim, const char *req_id,
+                        const char *code, const char *message, const char *field) {
+    Jiesu__V1__Error e = JIESU__V1__ERROR__INIT;
+    e.code = (char *)code;
+    e.message = (char *)message;
+    e.field = (char *)(field ? field : "");
+    js_env_t env = JIESU__V1__ENVELOPE__INIT;
+    char id[JS_ID_LEN + 1];
+    js_env_init(&env, id, "jiesu.error", in->svc.source, "", "");
+    env.correlation_id = (char *)(req_id ? req_id : "");
+    env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_ERROR;
+    env.error = &e;
+    reply_env(in, ident, ident_len, delim, &env);
+}
+
+static void reply_ok(intake_t *in, item_t *it, const char *order_id, int duplicate) {
+    Jiesu__V1__SubmitReply r = JIESU__V1__SUBMIT_REPLY__INIT;
+    r.order_id = (char *)order_id;
+    r.duplicate = duplicate;
+    r.received_ms = it->order->received_ms;
+    js_env_t env = JIESU__V1__ENVELOPE__INIT;
+    char id[JS_ID_LEN + 1];
+    js_env_init(&env, id, "jiesu.submit.reply", in->svc.source, order_id, it->order->trace_id);
+    env.correlation_id = (char *)it->req_id;
+    env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_SUBMIT_REPLY;
+    env.submit_reply = &r;
+    reply_env(in, it->ident, it->ident_len, it->delim, &env);
+}
+
+/* ---- storing ---------------------------------------------------------------- */
+
+static void batch_free(batch_t *b) {
+    for (int i = 0; i < b->n; i++) js_arena_destroy(&b->items[i].arena);
+    free(b->items);
+    free(b);
+}
+
+static void resume_if_room(intake_t *in) {
+    if (in->paused && !in->svc.stopping && in->inflight_batches < MAX_INFLIGHT) {
+        in->paused = false;
+        js_sock_resume(in->router);
+    }
+}
+
+static void on_stored(js_store_t *st, const redisReply *r, int status, void *arg) {
+    JS_UNUSED(st);
+    batch_t *b = arg;
+    intake_t *in = b->in;
+    bool ok = status == 0 && r && r->type == REDIS_REPLY_ARRAY && (int)r->elements == b->n;
+    if (!ok) {
+        const char *why = status < 0 ? js_strerror(status)
+                          : (r && r->type == REDIS_REPLY_ERROR) ? r->str : "unexpected reply";
+        js_warn("store: batch of %d not stored: %s", b->n, why);
+    }
+    for (int i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
+        const redisReply *e = ok ? r->element[i] : NULL;
+        if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->type != REDIS_REPLY_STRING) {
+            (*in->c_failed)++;
+            if (in->router)
+                reply_error(in, it->ident, it->ident_len, it->delim, it->req_id, "unavailable",
+                            "the order could not be stored; send it again with the same idempotency key", NULL);
+            continue;
+        }
+        long long code = e->element[0]->integer;
+        const char *oid = e->element[1]->str;
+        if (code == 2 && strcmp(oid, it->order->id) != 0) {
+            (*in->c_duplicate)++;
+            if (in->router) reply_ok(in, it, oid, 1);
+            continue;
+        }
+        (*in->c_received)++;
+        if (in->router) reply_ok(in, it, it->order->id, 0);
+        if (in->push && js_sock_send(in->push, (js_frame_t[]){{it->env, it->env_len}}, 1) < 0)
+            (*in->c_forward_dropped)++; /* the classifier's sweep re-drives it */
+        js_svc_publish(&in->svc, "jiesu.order.received", it->env, it->env_len);
+    }
+    in->inflight_batches--;
+    in->svc.inflight--;
+    batch_free(b);
+    resume_if_room(in);
+}
+
+static void flush(intake_t *in) {
+    batch_t *b = in->cur;
+    if (!b || b->n == 0) return;
+    in->cur = NULL;
+    int argc = 3 + b->n + 4 + 6 * b->n;
+    const char **argv = js_malloc((size_t)argc * sizeof *argv);
+    size_t *lens = js_malloc((size_t)argc * sizeof *lens);
+    char nkeys[16], now[24], redrive[24], maxlen[24], ttl[24];
+    int64_t t = js_now_ms();
+    snprintf(nkeys, sizeof nkeys, "%d", b->n);
+    snprintf(now, sizeof now, "%lld", (long long)t);
+    snprintf(redrive, sizeof redrive, "%lld", (long long)(t + in->redrive_ms));
+    snprintf(maxlen, sizeof maxlen, "%lld", (long long)in->maxlen);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)in->idem_ttl);
+    int k = 0;
+#define ARG(p, l) (argv[k] = (const char *)(p), lens[k] = (l), k++)
+#define ARGS(p) ARG(p, strlen(p))
+    ARGS("FCALL");
+    ARGS("jiesu_receive");
+    ARGS(nkeys);
+    for (int i = 0; i < b->n; i++) ARGS(b->items[i].key);
+    ARGS(now);
+    ARGS(redrive);
+    ARGS(maxlen);
+    ARGS(ttl);
+    for (int i = 0; i < b->n; i++) {
+        item_t *it = &b->items[i];
+        ARGS(it->order->id);
+        ARGS(it->idem);
+        ARG(it->blob, it->blob_len);
+        ARG(it->sealed ? (const char *)it->sealed : "", it->sealed_len);
+        ARGS("jiesu.order.received");
+        ARG(it->env, it->env_len);
+    }
+#undef ARG
+#undef ARGS
+    int rc = js_store_commandargv(in->svc.store, on_stored, b, k, argv, lens);
+    free(argv);
+    free(lens);
+    if (rc < 0) {
+        for (int i = 0; i < b->n; i++) {
+            item_t *it = &b->items[i];
+            reply_error(in, it->ident, it->ident_len, it->delim, it->req_id, "unavailable",
+                        "the order store is not reachable; try again", NULL);
+        }
+        *in->c_failed += (uint64_t)b->n;
+        batch_free(b);
+        return;
+    }
+    in->inflight_batches++;
+    in->svc.inflight++;
+    if (in->inflight_batches >= MAX_INFLIGHT && !in->paused) {
+        in->paused = true;
+        js_sock_pause(in->router);
+    }
+}
+
+/* ---- requests --------------------------------------------------------------- */
+
+static void handle_ping(intake_t *in, const js_frame_t *ident, int delim, const char *req_id) {
+    Jiesu__V1__Pong p = JIESU__V1__PONG__INIT;
+    p.service = "intake";
+    p.instance = in->svc.instance;
+    p.version = JIESU_VERSION;
+    p.redis_ok = js_store_state(in->svc.store) == JS_STORE_UP;
+    js_env_t env = JIESU__V1__ENVELOPE__INIT;
+    char id[JS_ID_LEN + 1];
+    js_env_init(&env, id, "jiesu.pong", in->svc.source, "", "");
+    env.correlation_id = (char *)req_id;
+    env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_PONG;
+    env.pong = &p;
+    reply_env(in, ident->data, ident->size, delim, &env);
+}
+
+static void on_request(js_sock_t *s, const js_frame_t *f, size_t n, void *arg) {
+    JS_UNUSED(s);
+    intake_t *in = arg;
+    if (n < 2) return; /* no body: nothing to answer */
+    int delim = n == 3 && f[1].size == 0;
+    if (n > 3 || (n == 3 && !delim)) {
+        (*in->c_rejected)++;
+        reply_error(in, f[0].data, f[0].size, 0, "", "bad_request", "want one envelope frame", NULL);
+        return;
+    }
+    const js_frame_t *body = &f[n - 1];
+    js_arena_t *a = js_arena_new(4096);
+    js_env_t *env;
+    char err[256];
+    int rc = js_env_unpack_arena(a, body->data, body->size, (size_t)in->max_msg, &env, err, sizeof err);
+    if (rc < 0) {
+        (*in->c_rejected)++;
+        const char *code = rc == -E2BIG ? "too_large" : rc == JS_EUTF8 ? "bad_utf8"
+                           : rc == JS_EUNKNOWN || rc == JS_EPROTO_FIELD0 ? "unknown_field"
+                           : rc == JS_EREQUIRED ? "missing_field" : "bad_message";
+        reply_error(in, f[0].data, f[0].size, delim, "", code, err, NULL);
+        js_arena_destroy(&a);
+        return;
+    }
+    if (env->payload_case == JIESU__V1__ENVELOPE__PAYLOAD_PING) {
+        handle_ping(in, &f[0], delim, env->id);
+        js_arena_destroy(&a);
+        return;
+    }
+    if (env->payload_case != JIESU__V1__ENVELOPE__PAYLOAD_SUBMISSION) {
+        (*in->c_rejected)++;
+        reply_error(in, f[0].data, f[0].size, delim, env->id, "unsupported",
+                    "intake takes a submission or a ping", "envelope.payload");
+        js_arena_destroy(&a);
+        return;
+    }
+    char field[64], msg[256];
+    const char *code = intake_check(env->submission, &in->lim, js_now_ms(), field, sizeof field, msg, sizeof msg);
+    if (code) {
+        (*in->c_rejected)++;
+        reply_error(in, f[0].data, f[0].size, delim, env->id, code, msg, field);
+        js_arena_destroy(&a);
+        return;
+    }
+    if (js_store_state(in->svc.store) != JS_STORE_UP) {
+        reply_error(in, f[0].data, f[0].size, delim, env->id, "unavailable",
+                    "the order store is not reachable; try again", NULL);
+        js_arena_destroy(&a);
+        return;
+    }
+    if (!in->cur) {
+        in->cur = js_calloc(1, sizeof *in->cur);
+        in->cur->in = in;
+        in->cur->items = js_calloc((size_t)in->batch_max, sizeof(item_t));
+    }
+    item_t *it = &in->cur->items[in->cur->n++];
+    it->arena = a;
+    it->ident = memcpy(js_arena_alloc(a, f[0].size), f[0].data, f[0].size);
+    it->ident_len = f[0].size;
+    it->delim = delim;
+    it->req_id = env->id;
+    char oid[JS_ID_LEN + 1], trace[JS_TRACE_LEN + 1];
+    js_id_new(oid);
+    size_t tl = strlen(env->trace_id);
+    if (tl > 0 && tl <= JS_TRACE_LEN)
+        memcpy(trace, env->trace_id, tl + 1); /* the caller's trace goes on */
+    else
+        js_trace_new(trace);
+    Jiesu__V1__Order *o = js_arena_alloc(a, sizeof *o);
+    jiesu__v1__order__init(o);
+    int64_t now = js_now_ms();
+    intake_build_order(a, env->submission, in->pii, oid, trace, now, o, &it->sealed, &it->sealed_len);
+    js_env_t ev = JIESU__V1__ENVELOPE__INIT;
+    char eid[JS_ID_LEN + 1];
+    js_env_init(&ev, eid, "jiesu.order.received", in->svc.source, o->id, o->trace_id);
+    ev.time_ms = now;
+    ev.version = 1;
+    js_order_add_history(a, o, "jiesu.order.received", now, eid, "intake", NULL);
+    it->order = o;
+    it->key = js_arena_printf(a, "o:{%s}", o->id);
+    it->idem = o->idempotency_key;
+    it->blob_len = protobuf_c_message_get_packed_size(&o->base);
+    it->blob = js_arena_alloc(a, it->blob_len);
+    protobuf_c_message_pack(&o->base, it->blob);
+    it->env = js_env_pack_with_order(a, &ev, it->blob, it->blob_len, &it->env_len);
+    if (in->cur->n >= in->batch_max) flush(in);
+}
+
+static void on_drained(js_sock_t *s, void *arg) {
+    JS_UNUSED(s);
+    flush(arg);
+}
+
+/* ---- life ------------------------------------------------------------------- */
+
+static void on_stop(js_svc_t *svc, void *arg) {
+    JS_UNUSED(svc);
+    intake_t *in = arg;
+    js_sock_pause(in->router);
+    flush(in); /* what was read is stored and answered before we go */
+}
+
+static void on_close(js_svc_t *svc, void *arg) {
+    JS_UNUSED(svc);
+    intake_t *in = arg;
+    if (in->cur) {
+        batch_free(in->cur);
+        in->cur = NULL;
+    }
+    js_sock_close(&in->router);
+    js_sock_close(&in->push);
+}
+
+int main(int argc, char **argv) {
+    static intake_t in;
+    int rc = js_svc_init(&in.svc, "intake", "[--key value ...]", intake_keys, argc, argv);
+    if (rc == JS_CONF_EXIT) return 0;
+    if (rc < 0) return 1;
+    js_svc_t *svc = &in.svc;
+    char err[256];
+    if (js_conf_check_int(svc->conf, "intake.max_content_bytes", 1, 1 << 24, err, sizeof err) < 0 ||
+        js_conf_check_int(svc->conf, "intake.idem_ttl_s", 1, INT64_C(1) << 32, err, sizeof err) < 0) {
+        fprintf(stderr, "jiesu-intake: %s\n", err);
+        return 1;
+    }
+    const char *keyfile = js_conf_str(svc->conf, "pii.key_file");
+    if ((rc = js_pii_load_file(keyfile, &in.pii)) < 0) {
+        fprintf(stderr, "jiesu-intake: pii.key_file %s: %s (make one: head -c32 /dev/urandom | od -An -tx1 | tr -d ' \\n')\n",
+                keyfile, js_strerror(rc));
+        return 1;
+    }
+    intake_limits_default(&in.lim);
+    in.lim.max_content = (size_t)js_conf_int(svc->conf, "intake.max_content_bytes");
+    in.batch_max = (int)js_conf_int(svc->conf, "batch_max");
+    in.redrive_ms = js_conf_int(svc->conf, "redrive_ms");
+    in.maxlen = js_conf_int(svc->conf, "events.maxlen");
+    in.idem_ttl = js_conf_int(svc->conf, "intake.idem_ttl_s");
+    in.max_msg = js_conf_int(svc->conf, "max_msg_bytes");
+    in.c_received = js_metrics_counter(svc->metrics, "orders_received");
+    in.c_duplicate = js_metrics_counter(svc->metrics, "orders_duplicate");
+    in.c_rejected = js_metrics_counter(svc->metrics, "submissions_rejected");
+    in.c_failed = js_metrics_counter(svc->metrics, "orders_not_stored");
+    in.c_forward_dropped = js_metrics_counter(svc->metrics, "forward_dropped");
+    in.c_reply_dropped = js_metrics_counter(svc->metrics, "replies_unroutable");
+
+    js_sock_opts_t o;
+    js_svc_sock_opts(svc, &o);
+    o.router_mandatory = true;
+    o.batch_max = in.batch_max;
+    o.sndhwm = 100000;
+    o.rcvhwm = 100000;
+    int e = 0;
+    in.router = js_sock_new(&svc->loop, svc->zctx, ZMQ_ROUTER, &o, &e);
+    const char *bind = js_conf_str(svc->conf, "intake.bind");
+    char *copy = js_strdup(bind), *save = NULL;
+    for (char *ep = strtok_r(copy, ", ", &save); in.router && ep; ep = strtok_r(NULL, ", ", &save)) {
+        if ((e = js_sock_bind(in.router, ep)) < 0) {
+            fprintf(stderr, "jiesu-intake: intake.bind %s: %s\n", ep, js_strerror(e));
+            free(copy);
+            return 1;
+        }
+    }
+    free(copy);
+    js_sock_opts_t po;
+    js_svc_sock_opts(svc, &po);
+    po.immediate = true;
+    po.sndhwm = 10000;
+    in.push = js_sock_new(&svc->loop, svc->zctx, ZMQ_PUSH, &po, &e);
+    if (!in.router || !in.push || js_svc_connect_list(in.push, js_conf_str(svc->conf, "classifier.connect")) < 0) {
+        fprintf(stderr, "jiesu-intake: cannot set up sockets: %s\n", js_strerror(e));
+        return 1;
+    }
+    js_sock_start(in.router, on_request, on_drained, &in);
+    svc->on_stop = on_stop;
+    svc->on_close = on_close;
+    svc->hook_arg = &in;
+    rc = js_svc_run(svc);
+    js_pii_destroy(&in.pii);
+    return rc;
+}

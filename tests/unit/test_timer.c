@@ -1,0 +1,80 @@
+/* test_timer.c -- timer members, buckets, warning moments. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "timer.h"
+
+static void test_roundtrip(void **st) {
+    (void)st;
+    js_timer_t t = {.kind = 'h', .idx = 1, .start_ms = 1000, .due_ms = 11000};
+    strcpy(t.order, "01JABCDEFGHJKMNPQRSTVWXYZ0");
+    strcpy(t.unit, "city-housing");
+    char buf[256];
+    int n = js_timer_format(&t, buf, sizeof buf);
+    assert_true(n > 0);
+    assert_string_equal(buf, "01JABCDEFGHJKMNPQRSTVWXYZ0|city-housing|h|1|1000|11000");
+    js_timer_t u;
+    assert_int_equal(js_timer_parse(buf, (size_t)n, &u), 0);
+    assert_string_equal(u.order, t.order);
+    assert_string_equal(u.unit, t.unit);
+    assert_int_equal(u.kind, 'h');
+    assert_int_equal(u.idx, 1);
+    assert_int_equal(u.due_ms, 11000);
+    assert_int_equal(js_timer_format(&t, buf, 10), -ENOSPC);
+}
+
+static void test_malformed(void **st) {
+    (void)st;
+    js_timer_t u;
+    const char *bad[] = {"", "a|b|h|0|1", "a|b|x|0|1|2", "a|b|h|-1|1|2", "a|b|h|0|5|2", "a|b|h|0|1|2|3",
+                         "a|b|h|z|1|2", "a|b|hh|0|1|2"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_true(js_timer_parse(bad[i], strlen(bad[i]), &u) < 0);
+}
+
+static void test_fire_and_fractions(void **st) {
+    (void)st;
+    double f[JS_TIMER_MAX_FRACTIONS];
+    assert_int_equal(js_timer_parse_fractions("0.5,0.8", f, JS_TIMER_MAX_FRACTIONS), 2);
+    assert_true(js_timer_parse_fractions("0.8,0.5", f, JS_TIMER_MAX_FRACTIONS) < 0);
+    assert_true(js_timer_parse_fractions("1.5", f, JS_TIMER_MAX_FRACTIONS) < 0);
+    assert_true(js_timer_parse_fractions("0.5,x", f, JS_TIMER_MAX_FRACTIONS) < 0);
+    assert_int_equal(js_timer_parse_fractions("", f, JS_TIMER_MAX_FRACTIONS), 0);
+    js_timer_parse_fractions("0.5,0.8", f, JS_TIMER_MAX_FRACTIONS);
+    js_timer_t t = {.kind = 'h', .idx = 0, .start_ms = 0, .due_ms = 1000};
+    assert_int_equal(js_timer_fire_ms(&t, f, 2), 500);
+    t.idx = 1;
+    assert_int_equal(js_timer_fire_ms(&t, f, 2), 800);
+    t.idx = 2;
+    assert_int_equal(js_timer_fire_ms(&t, f, 2), 1000);
+}
+
+static void test_buckets_spread(void **st) {
+    (void)st;
+    int count[16] = {0};
+    char id[32];
+    for (int i = 0; i < 16000; i++) {
+        snprintf(id, sizeof id, "01JABC%06dXYZ", i);
+        int b = js_timer_bucket(id, 16);
+        assert_true(b >= 0 && b < 16);
+        count[b]++;
+    }
+    for (int b = 0; b < 16; b++) assert_true(count[b] > 700 && count[b] < 1300);
+    assert_int_equal(js_timer_bucket("x", 1), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_fire_and_fractions),
+        cmocka_unit_test(test_buckets_spread),
+    };
+    return cmocka_run_group_tests_name("timer members", tests, NULL, NULL);
+}
