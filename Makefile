@@ -167,7 +167,7 @@ test: deps
 
 # ---- bench -----------------------------------------------------------------
 bench: deps all
-	@scripts/bench.sh $(BENCH)
+	@$(PYTHON) scripts/bench.py $(BENCH)
 
 # ---- install / clean -------------------------------------------------------
 install: all

@@ -1,0 +1,422 @@
+/* jiesu-bench -- load generator and benchmarks. Prints one JSON line each.
+ *
+ *   jiesu-bench pipeline [options]   submit N orders over K connections to
+ *       intake (flat out or at --rate per second) and measure submit ->
+ *       dispatched from the jiesu.order.dispatched events on the bus.
+ *   jiesu-bench ceiling [options]    run the same Redis Functions alone
+ *       (receive, classify, dispatch transitions, pipelined, batched) against
+ *       Redis database 1: what nothing on this box can pass.
+ *   jiesu-bench classifier [...]     the classifier's own benchmark.
+ *
+ * The suite itself is started by scripts/bench.py (make bench). */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "cls.h"
+#include "envelope.h"
+#include "ids.h"
+#include "jsdefs.h"
+#include "metrics.h"
+
+typedef struct opts {
+    const char *intake, *bus, *redis_host;
+    int redis_port;
+    long orders;
+    int connections;
+    double rate;       /* per second, 0 = flat out */
+    int window;        /* unanswered submissions per connection */
+    int timeout_s;
+    int batch;         /* ceiling: orders per FCALL */
+    double ceiling;    /* pipeline: the ceiling measured before, for the ratio */
+    const char *name;  /* bench name in the JSON line */
+} opts_t;
+
+static const char *texts[] = {
+    "小区东门的下水道堵了，污水漫到路面，已经三天没人处理",
+    "我家楼下的路灯坏了一个多月，晚上走路很不安全，请尽快维修",
+    "某某餐馆油烟直排，噪音扰民，晚上十二点还在营业",
+    "咨询一下新生儿医保怎么办理，需要带哪些材料",
+    "公交站台的顶棚被风吹坏了，下雨天没法候车",
+    "单位拖欠工资三个月，多次讨要无果，请帮助解决",
+    "学校周边有无证摊贩占道经营，学生上下学很危险",
+    "建议在十字路口增设红绿灯，车流量大经常堵车",
+    "小区供暖温度不达标，室内只有十四度",
+    "举报某工地夜间违规施工，凌晨两点还在打桩",
+};
+
+static int64_t now_us(void) { return js_mono_us(); }
+
+/* ---- pipeline ------------------------------------------------------------- */
+
+static int send_submission(void *sock, long seq, const char *run) {
+    Jiesu__V1__Submission s = JIESU__V1__SUBMISSION__INIT;
+    char title[48], key[64];
+    snprintf(title, sizeof title, "bench-%ld", seq);
+    snprintf(key, sizeof key, "%s-%ld", run, seq);
+    s.channel = JIESU__V1__CHANNEL__CHANNEL_WEB;
+    s.content = (char *)texts[seq % (long)JS_ARRAY_LEN(texts)];
+    s.title = title;
+    s.idempotency_key = key;
+    js_env_t env = JIESU__V1__ENVELOPE__INIT;
+    char id[JS_ID_LEN + 1];
+    js_env_init(&env, id, "jiesu.submission", "jiesu-bench", "", "");
+    env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_SUBMISSION;
+    env.submission = &s;
+    uint8_t buf[2048];
+    size_t n = protobuf_c_message_pack(&env.base, buf);
+    return zmq_send(sock, buf, n, ZMQ_DONTWAIT) < 0 ? -errno : 0;
+}
+
+static long seq_of_title(const char *t) {
+    if (strncmp(t, "bench-", 6) != 0) return -1;
+    char *end;
+    long v = strtol(t + 6, &end, 10);
+    return *end ? -1 : v;
+}
+
+static int run_pipeline(const opts_t *o) {
+    void *ctx = zmq_ctx_new();
+    void *sub = zmq_socket(ctx, ZMQ_SUB);
+    int hwm = 0, linger = 0;
+    zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "jiesu.order.dispatched", 22);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "jiesu.heartbeat.", 16);
+    if (zmq_connect(sub, o->bus) < 0) {
+        fprintf(stderr, "jiesu-bench: bus %s: %s\n", o->bus, zmq_strerror(errno));
+        return 1;
+    }
+    /* Wait until the subscription carries something (a heartbeat): no slow-joiner loss. */
+    int64_t t0 = js_mono_ms();
+    bool live = false;
+    while (!live && js_mono_ms() - t0 < 10000) {
+        zmq_pollitem_t pi = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&pi, 1, 200) > 0) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            zmq_msg_recv(&m, sub, 0);
+            live = true;
+            zmq_msg_close(&m);
+        }
+    }
+    if (!live) {
+        fprintf(stderr, "jiesu-bench: no heartbeat on the bus in 10 s: is the suite running?\n");
+        return 1;
+    }
+    int K = o->connections;
+    void **dealers = calloc((size_t)K, sizeof *dealers);
+    long *outstanding = calloc((size_t)K, sizeof *outstanding);
+    for (int k = 0; k < K; k++) {
+        dealers[k] = zmq_socket(ctx, ZMQ_DEALER);
+        int sh = 0;
+        zmq_setsockopt(dealers[k], ZMQ_SNDHWM, &sh, sizeof sh);
+        zmq_setsockopt(dealers[k], ZMQ_RCVHWM, &sh, sizeof sh);
+        zmq_setsockopt(dealers[k], ZMQ_LINGER, &linger, sizeof linger);
+        zmq_connect(dealers[k], o->intake);
+    }
+    char run[JS_ID_LEN + 1];
+    js_id_new(run);
+    long N = o->orders;
+    int64_t *sent = calloc((size_t)N, sizeof *sent);
+    uint8_t *done = calloc((size_t)N, 1);
+    js_hist_t *lat = js_hist_new(), *ack = js_hist_new();
+    long next = 0, acked = 0, dispatched = 0, errors = 0;
+    int64_t start = now_us(), last_progress = start;
+    double interval_us = o->rate > 0 ? 1e6 / o->rate : 0;
+    zmq_pollitem_t *items = calloc((size_t)K + 1, sizeof *items);
+    items[0] = (zmq_pollitem_t){sub, 0, ZMQ_POLLIN, 0};
+    for (int k = 0; k < K; k++) items[k + 1] = (zmq_pollitem_t){dealers[k], 0, ZMQ_POLLIN, 0};
+    int64_t last_dispatch = start;
+    while (dispatched < N) {
+        int64_t now = now_us();
+        if (now - last_progress > (int64_t)o->timeout_s * 1000000) break;
+        /* send what the rate (or the windows) allow */
+        while (next < N) {
+            if (interval_us > 0 && now < start + (int64_t)(interval_us * (double)next)) break;
+            int k = (int)(next % K);
+            if (outstanding[k] >= o->window) break;
+            sent[next] = now_us();
+            if (send_submission(dealers[k], next, run) < 0) break;
+            outstanding[k]++;
+            next++;
+        }
+        long timeout_ms = 1;
+        if (next >= N || interval_us == 0) timeout_ms = 10;
+        if (zmq_poll(items, K + 1, timeout_ms) <= 0) continue;
+        for (int k = 0; k < K; k++) {
+            for (;;) {
+                zmq_msg_t m;
+                zmq_msg_init(&m);
+                if (zmq_msg_recv(&m, dealers[k], ZMQ_DONTWAIT) < 0) {
+                    zmq_msg_close(&m);
+                    break;
+                }
+                js_env_t *e = NULL;
+                char err[128];
+                if (js_env_unpack(zmq_msg_data(&m), zmq_msg_size(&m), JS_ENV_MAX_DEFAULT, &e, err, sizeof err) == 0 &&
+                    e->payload_case == JIESU__V1__ENVELOPE__PAYLOAD_SUBMIT_REPLY) {
+                    acked++;
+                    js_hist_record(ack, now_us() - start);
+                } else {
+                    errors++;
+                    if (errors <= 3)
+                        fprintf(stderr, "jiesu-bench: reply: %s\n",
+                                e && e->payload_case == JIESU__V1__ENVELOPE__PAYLOAD_ERROR ? e->error->message : err);
+                }
+                if (e) js_env_free(e);
+                outstanding[k]--;
+                last_progress = now_us();
+                zmq_msg_close(&m);
+            }
+        }
+        for (;;) {
+            zmq_msg_t topic, body;
+            zmq_msg_init(&topic);
+            if (zmq_msg_recv(&topic, sub, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&topic);
+                break;
+            }
+            zmq_msg_init(&body);
+            zmq_msg_recv(&body, sub, 0);
+            if (zmq_msg_size(&topic) == 22 && memcmp(zmq_msg_data(&topic), "jiesu.order.dispatched", 22) == 0) {
+                Jiesu__V1__Envelope *e = jiesu__v1__envelope__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+                if (e && e->payload_case == JIESU__V1__ENVELOPE__PAYLOAD_ORDER) {
+                    long seq = seq_of_title(e->order->title);
+                    if (seq >= 0 && seq < N && sent[seq] && !done[seq]) {
+                        done[seq] = 1;
+                        dispatched++;
+                        last_dispatch = now_us();
+                        js_hist_record(lat, last_dispatch - sent[seq]);
+                        last_progress = last_dispatch;
+                    }
+                }
+                if (e) jiesu__v1__envelope__free_unpacked(e, NULL);
+            }
+            zmq_msg_close(&topic);
+            zmq_msg_close(&body);
+        }
+    }
+    double secs = (double)(last_dispatch - start) / 1e6;
+    printf("{\"bench\":\"%s\",\"orders\":%ld,\"seconds\":%.3f,\"orders_per_s\":%.0f,\"p50_ms\":%.3f,"
+           "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"connections\":%d,\"offered_per_s\":%s%.0f%s,"
+           "\"acked\":%ld,\"errors\":%ld,\"lost\":%ld",
+           o->name, dispatched, secs, secs > 0 ? (double)dispatched / secs : 0,
+           (double)js_hist_percentile(lat, 50) / 1000, (double)js_hist_percentile(lat, 99) / 1000,
+           (double)js_hist_percentile(lat, 99.9) / 1000, (double)js_hist_max(lat) / 1000, K,
+           o->rate > 0 ? "" : "\"", o->rate, o->rate > 0 ? "" : "\"", acked, errors, N - dispatched);
+    if (o->ceiling > 0)
+        printf(",\"ceiling_orders_per_s\":%.0f,\"ratio_to_ceiling\":%.3f", o->ceiling,
+               secs > 0 ? (double)dispatched / secs / o->ceiling : 0);
+    printf("}\n");
+    fflush(stdout);
+    for (int k = 0; k < K; k++) zmq_close(dealers[k]);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    free(dealers);
+    free(outstanding);
+    free(sent);
+    free(done);
+    free(items);
+    js_hist_destroy(&lat);
+    js_hist_destroy(&ack);
+    return dispatched == N ? 0 : 1;
+}
+
+/* ---- ceiling --------------------------------------------------------------- */
+
+/* One order's bytes as the services make them: a realistic Order and Envelope. */
+static size_t make_blob(uint8_t *buf, const char *id, int stage, long seq) {
+    Jiesu__V1__Order o = JIESU__V1__ORDER__INIT;
+    o.id = (char *)id;
+    o.channel = JIESU__V1__CHANNEL__CHANNEL_WEB;
+    o.received_ms = js_now_ms();
+    o.content = (char *)texts[seq % (long)JS_ARRAY_LEN(texts)];
+    o.title = "bench";
+    o.stage = stage;
+    o.version = stage;
+    o.trace_id = "0123456789abcdef0123456789abcdef";
+    o.topic = "城乡建设";
+    return jiesu__v1__order__pack(&o, buf);
+}
+
+static int run_ceiling(const opts_t *o) {
+    redisContext *c = redisConnect(o->redis_host, o->redis_port);
+    if (!c || c->err) {
+        fprintf(stderr, "jiesu-bench: redis %s:%d: %s\n", o->redis_host, o->redis_port, c ? c->errstr : "oom");
+        return 1;
+    }
+    redisReply *r = redisCommand(c, "SELECT 1");
+    freeReplyObject(r);
+    r = redisCommand(c, "FLUSHDB");
+    freeReplyObject(r);
+    long N = o->orders;
+    int B = o->batch;
+    char (*ids)[JS_ID_LEN + 1] = malloc((size_t)B * sizeof *ids);
+    char (*keys)[40] = malloc((size_t)B * sizeof *keys);
+    uint8_t blob[1024], env[1200];
+    const int depth = 8; /* batches in flight */
+    int64_t t0 = now_us();
+    long done = 0;
+    int inflight = 0;
+    /* Each "round" sends 3 FCALLs for one batch: receive, classify, dispatch (+2 timers). */
+    const char **argv = malloc(sizeof(char *) * (size_t)(8 + B * 16));
+    size_t *lens = malloc(sizeof(size_t) * (size_t)(8 + B * 16));
+    char nk[16], now[24], redrive[24], maxlen[] = "1000000", ttl[] = "3600";
+    char tfire[24], tmember[B][96];
+    while (done < N || inflight > 0) {
+        if (done < N && inflight < depth * 3) {
+            int n = (int)((N - done) < B ? (N - done) : B);
+            snprintf(nk, sizeof nk, "%d", n);
+            snprintf(now, sizeof now, "%lld", (long long)js_now_ms());
+            snprintf(redrive, sizeof redrive, "%lld", (long long)js_now_ms() + 600000);
+            size_t bl = make_blob(blob, "x", 1, done);
+            memcpy(env, blob, bl);
+            for (int i = 0; i < n; i++) {
+                js_id_new(ids[i]);
+                snprintf(keys[i], sizeof keys[i], "o:{%s}", ids[i]);
+                snprintf(tmember[i], sizeof tmember[i], "%s|city-housing|h|0|0|0", ids[i]);
+            }
+            for (int step = 0; step < 3; step++) {
+                int k = 0;
+                argv[k] = "FCALL", lens[k++] = 5;
+                argv[k] = step == 0 ? "jiesu_receive" : "jiesu_advance";
+                lens[k] = strlen(argv[k]), k++;
+                argv[k] = nk, lens[k++] = strlen(nk);
+                for (int i = 0; i < n; i++) argv[k] = keys[i], lens[k++] = strlen(keys[i]);
+                if (step == 0) {
+                    argv[k] = now, lens[k++] = strlen(now);
+                    argv[k] = redrive, lens[k++] = strlen(redrive);
+                    argv[k] = maxlen, lens[k++] = strlen(maxlen);
+                    argv[k] = ttl, lens[k++] = strlen(ttl);
+                    for (int i = 0; i < n; i++) {
+                        argv[k] = ids[i], lens[k++] = JS_ID_LEN;
+                        argv[k] = "", lens[k++] = 0;
+                        argv[k] = (char *)blob, lens[k++] = bl;
+                        argv[k] = "", lens[k++] = 0;
+                        argv[k] = "jiesu.order.received", lens[k++] = 20;
+                        argv[k] = (char *)env, lens[k++] = bl + 40;
+                    }
+                } else {
+                    argv[k] = maxlen, lens[k++] = strlen(maxlen);
+                    snprintf(tfire, sizeof tfire, "%lld", (long long)js_now_ms() + 86400000);
+                    for (int i = 0; i < n; i++) {
+                        argv[k] = ids[i], lens[k++] = JS_ID_LEN;
+                        argv[k] = step == 1 ? "1" : "2", lens[k++] = 1;
+                        argv[k] = step == 1 ? "1" : "2", lens[k++] = 1;
+                        argv[k] = step == 1 ? "2" : "4", lens[k++] = 1;
+                        argv[k] = (char *)blob, lens[k++] = bl;
+                        argv[k] = step == 1 ? "jiesu.order.classified" : "jiesu.order.dispatched";
+                        lens[k] = strlen(argv[k]), k++;
+                        argv[k] = (char *)env, lens[k++] = bl + 40;
+                        argv[k] = step == 1 ? redrive : "0", lens[k] = strlen(argv[k]), k++;
+                        argv[k] = step == 1 ? "0" : "2", lens[k++] = 1;
+                        if (step == 2) {
+                            for (int t = 0; t < 2; t++) {
+                                argv[k] = "0", lens[k++] = 1;
+                                argv[k] = tfire, lens[k++] = strlen(tfire);
+                                tmember[i][strlen(tmember[i]) - 7] = t ? 'r' : 'h';
+                                argv[k] = tmember[i], lens[k++] = strlen(tmember[i]);
+                            }
+                        }
+                    }
+                }
+                redisAppendCommandArgv(c, k, argv, lens);
+                inflight++;
+            }
+            done += n;
+            continue;
+        }
+        void *rep;
+        if (redisGetReply(c, &rep) != REDIS_OK) {
+            fprintf(stderr, "jiesu-bench: redis: %s\n", c->errstr);
+            return 1;
+        }
+        redisReply *rr = rep;
+        if (rr->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "jiesu-bench: FCALL: %s\n", rr->str);
+            return 1;
+        }
+        freeReplyObject(rr);
+        inflight--;
+    }
+    double secs = (double)(now_us() - t0) / 1e6;
+    printf("{\"bench\":\"ceiling\",\"orders\":%ld,\"seconds\":%.3f,\"orders_per_s\":%.0f,\"fcalls_per_s\":%.0f,"
+           "\"batch\":%d}\n",
+           N, secs, (double)N / secs, 3.0 * (double)N / B / secs, B);
+    fflush(stdout);
+    r = redisCommand(c, "FLUSHDB");
+    freeReplyObject(r);
+    redisFree(c);
+    free(ids);
+    free(keys);
+    free(argv);
+    free(lens);
+    return 0;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: jiesu-bench pipeline|ceiling [options]\n"
+            "       jiesu-bench classifier [classifier bench options]\n"
+            "  --intake EP        intake ROUTER (tcp://127.0.0.1:7010)\n"
+            "  --bus EP           bus backend to subscribe (tcp://127.0.0.1:7002)\n"
+            "  --redis-host H     (127.0.0.1)   --redis-port P (6390)\n"
+            "  --orders N         orders to submit (100000)\n"
+            "  --connections K    DEALER connections (4)\n"
+            "  --rate R           orders per second offered, 0 = flat out (0)\n"
+            "  --window W         unanswered submissions per connection (2000)\n"
+            "  --timeout-s S      give up after S seconds without progress (30)\n"
+            "  --batch B          ceiling: orders per FCALL (64)\n"
+            "  --ceiling X        pipeline: report the ratio to this ceiling (orders/s)\n"
+            "  --name NAME        bench name in the JSON line (pipeline)\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("jiesu-bench %s\n", JIESU_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "classifier") == 0) return cls_bench_main(argc - 1, argv + 1);
+    opts_t o = {"tcp://127.0.0.1:7010", "tcp://127.0.0.1:7002", "127.0.0.1", 6390, 100000, 4, 0, 2000, 30, 64, 0,
+                argv[1]};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "jiesu-bench: %s needs a value\n", a);
+            return 1;
+        }
+        if (!strcmp(a, "--intake")) o.intake = v;
+        else if (!strcmp(a, "--bus")) o.bus = v;
+        else if (!strcmp(a, "--redis-host")) o.redis_host = v;
+        else if (!strcmp(a, "--redis-port")) o.redis_port = atoi(v);
+        else if (!strcmp(a, "--orders")) o.orders = atol(v);
+        else if (!strcmp(a, "--connections")) o.connections = atoi(v);
+        else if (!strcmp(a, "--rate")) o.rate = atof(v);
+        else if (!strcmp(a, "--window")) o.window = atoi(v);
+        else if (!strcmp(a, "--timeout-s")) o.timeout_s = atoi(v);
+        else if (!strcmp(a, "--batch")) o.batch = atoi(v);
+        else if (!strcmp(a, "--ceiling")) o.ceiling = atof(v);
+        else if (!strcmp(a, "--name")) o.name = v;
+        else {
+            fprintf(stderr, "jiesu-bench: unknown option %s (see --help)\n", a);
+            return 1;
+        }
+        i++;
+    }
+    if (o.orders <= 0 || o.connections <= 0 || o.window <= 0 || o.batch <= 0 || o.batch > 10000) {
+        fprintf(stderr, "jiesu-bench: orders, connections, window and batch must be positive\n");
+        return 1;
+    }
+    if (!strcmp(argv[1], "pipeline")) return run_pipeline(&o);
+    if (!strcmp(argv[1], "ceiling")) return run_ceiling(&o);
+    fprintf(stderr, "jiesu-bench: unknown benchmark '%s' (pipeline, ceiling, classifier)\n", argv[1]);
+    return 1;
+}
