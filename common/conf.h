@@ -13,6 +13,7 @@
 #define JS_CONF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define JS_CONF_EXIT 1 /* --help or --version printed: exit 0 */

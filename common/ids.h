@@ -14,7 +14,7 @@
 
 /* Prototypes */
 void js_id_new(char out[JS_ID_LEN + 1]);
-void js_id_at(char out[JS_ID_LEN + 1], int64_t ms); /* for tests: a given time */
+void js_id_at(char out[JS_ID_LEN + 1], int64_t ms); /* a given time, random part (not monotonic) */
 int js_id_valid(const char *s);                     /* 1 if a well-formed id */
 int64_t js_id_time_ms(const char *id);              /* -1 if malformed */
 void js_trace_new(char out[JS_TRACE_LEN + 1]);

@@ -6,6 +6,7 @@
 #ifndef JS_LOG_H
 #define JS_LOG_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 enum { JS_LOG_DEBUG = 0, JS_LOG_INFO, JS_LOG_WARN, JS_LOG_ERROR };
