@@ -57,6 +57,7 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-
 
 .PHONY: all deps run stop test unit system bench clean install help py
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: $(BINS) py
 
