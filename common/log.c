@@ -1,157 +1,255 @@
 /* log.c -- JSON lines, one write(2) each. */
 #include "log.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "jsdefs.h"
 
-#define LINE_MAX_BYTES 8192
+/* ,"service":"...","instance":"..." escaped once at init, as both never change. */
+#define PREFIX_MAX 1024
 
 static struct {
-    char service[64];
-    char instance[96];
-    int level;
-    int fd;
-} s_log = {"jiesu", "", JS_LOG_INFO, 2};
+    char prefix[PREFIX_MAX];
+    int level; /* read and written with __atomic: set_level may race with js_log */
+    int fd;    /* -1: no descriptor, use file */
+    FILE *file;
+} s_log = {",\"service\":\"jiesu\",\"instance\":\"\"", JS_LOG_INFO, 2, NULL};
 
 static const char *s_levels[] = {"debug", "info", "warn", "error"};
 
-void js_log_init(const char *service, const char *instance, int level, FILE *out) {
-    snprintf(s_log.service, sizeof s_log.service, "%s", service ? service : "jiesu");
-    snprintf(s_log.instance, sizeof s_log.instance, "%s", instance ? instance : "");
-    s_log.level = level;
-    s_log.fd = out ? fileno(out) : 2;
-}
+static int s_clamp(int level) { return level < JS_LOG_DEBUG ? JS_LOG_DEBUG : level > JS_LOG_ERROR ? JS_LOG_ERROR : level; }
 
-int js_log_level_parse(const char *name) {
-    for (int i = 0; i < 4; i++)
-        if (name && strcmp(name, s_levels[i]) == 0) return i;
-    return -1;
-}
+/* ---- escaping ------------------------------------------------------------ */
 
-void js_log_set_level(int level) { s_log.level = level; }
-int js_log_enabled(int level) { return level >= s_log.level; }
+/* Walks a string one output unit at a time, so a cut always falls between
+ * units: never inside an escape, a UTF-8 sequence or a masked run's logic. */
+typedef struct esc {
+    const unsigned char *s;
+    size_t n, i;
+    int mask;            /* apply the digit-run rule (msg only) */
+    size_t run_i, run_j; /* the digit run around i: [run_i, run_j) */
+} esc_t;
+
+static int s_digit(unsigned c) { return c >= '0' && c <= '9'; }
+
+/* Writes the next unit into u (at most 6 bytes) and returns its size. */
+static size_t s_unit(esc_t *e, char u[6]) {
+    static const char hex[] = "0123456789abcdef";
+    unsigned c = e->s[e->i];
+    if (e->mask && s_digit(c)) {
+        if (e->i >= e->run_j) {
+            e->run_i = e->run_j = e->i;
+            while (e->run_j < e->n && s_digit(e->s[e->run_j])) e->run_j++;
+        }
+        size_t len = e->run_j - e->run_i, before = e->i - e->run_i, left = e->run_j - e->i;
+        int hide = len >= 11 ? (before >= 3 && left > 4) : len >= 7 ? left > 2 : 0;
+        u[0] = hide ? '*' : (char)c;
+        e->i++;
+        return 1;
+    }
+    if (c == '"' || c == '\\') {
+        u[0] = '\\';
+        u[1] = (char)c;
+        e->i++;
+        return 2;
+    }
+    if (c < 0x20) {
+        memcpy(u, "\\u00", 4);
+        u[4] = hex[c >> 4];
+        u[5] = hex[c & 15];
+        e->i++;
+        return 6;
+    }
+    if (c < 0x80) {
+        u[0] = (char)c;
+        e->i++;
+        return 1;
+    }
+    size_t k = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (k && e->n - e->i >= k && js_utf8_valid((const char *)e->s + e->i, k)) {
+        memcpy(u, e->s + e->i, k);
+        e->i += k;
+        return k;
+    }
+    memcpy(u, "\xEF\xBF\xBD", 3); /* U+FFFD for this one byte; the next may start a valid sequence */
+    e->i++;
+    return 3;
+}
 
 typedef struct buf {
     char *p;
-    size_t cap, len;
+    size_t len, limit; /* write no byte at or past limit */
 } buf_t;
 
-static void s_put(buf_t *b, const char *s, size_t n) {
-    if (b->len + n >= b->cap) n = b->len < b->cap - 1 ? b->cap - 1 - b->len : 0;
+static int s_put(buf_t *b, const char *s, size_t n) {
+    if (n > b->limit - b->len) return 0;
     memcpy(b->p + b->len, s, n);
     b->len += n;
-    b->p[b->len] = '\0';
+    return 1;
 }
 
-static void s_puts(buf_t *b, const char *s) { s_put(b, s, strlen(s)); }
+static int s_puts(buf_t *b, const char *s) { return s_put(b, s, strlen(s)); }
 
-/* A JSON string, escaped; invalid UTF-8 bytes become U+FFFD. */
-static void s_json_str(buf_t *b, const char *s, size_t n) {
-    s_put(b, "\"", 1);
-    const unsigned char *p = (const unsigned char *)s, *e = p + n;
-    while (p < e) {
-        unsigned c = *p;
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            s_put(b, esc, 2);
-            p++;
-        } else if (c < 0x20) {
-            char esc[8];
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            s_puts(b, esc);
-            p++;
-        } else if (c < 0x80) {
-            s_put(b, (const char *)p, 1);
-            p++;
-        } else {
-            size_t k = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-            if (k && (size_t)(e - p) >= k && js_utf8_valid((const char *)p, k)) {
-                s_put(b, (const char *)p, k);
-                p += k;
-            } else {
-                s_puts(b, "\xEF\xBF\xBD");
-                p++;
-            }
+/* Escapes s (no quotes) into b while units fit; 1 if all of s went in. */
+static int s_escape(buf_t *b, const char *s, int mask) {
+    esc_t e = {(const unsigned char *)s, strlen(s), 0, mask, 0, 0};
+    char u[6];
+    while (e.i < e.n) {
+        size_t save = e.i, k = s_unit(&e, u);
+        if (!s_put(b, u, k)) {
+            e.i = save;
+            return 0;
         }
     }
-    s_put(b, "\"", 1);
+    return 1;
 }
 
-/* Mask runs of 7+ digits: 11 or more keep the first 3 and last 4
- * (13812345678 -> 138****5678); shorter runs keep only the last 2. */
-static void s_mask_digits(char *s) {
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n;) {
-        if (s[i] < '0' || s[i] > '9') {
-            i++;
-            continue;
-        }
-        size_t j = i;
-        while (j < n && s[j] >= '0' && s[j] <= '9') j++;
-        size_t run = j - i;
-        if (run >= 7) {
-            size_t keep_head = run >= 11 ? 3 : 0, keep_tail = run >= 11 ? 4 : 2;
-            for (size_t k = i + keep_head; k < j - keep_tail; k++) s[k] = '*';
-        }
-        i = j;
-    }
+static size_t s_escaped_len(const char *s, int mask) {
+    esc_t e = {(const unsigned char *)s, strlen(s), 0, mask, 0, 0};
+    char u[6];
+    size_t len = 0;
+    while (e.i < e.n) len += s_unit(&e, u);
+    return len;
 }
+
+/* ---- set-up -------------------------------------------------------------- */
+
+void js_log_init(const char *service, const char *instance, int level, FILE *out) {
+    /* Each name gets under half the prefix: both always fit, cut if absurd. */
+    buf_t b = {s_log.prefix, 0, PREFIX_MAX - 1};
+    size_t half = (PREFIX_MAX - 64) / 2;
+    s_puts(&b, ",\"service\":\"");
+    b.limit = b.len + half;
+    s_escape(&b, service ? service : "jiesu", 0);
+    b.limit = PREFIX_MAX - 1;
+    s_puts(&b, "\",\"instance\":\"");
+    b.limit = b.len + half;
+    s_escape(&b, instance ? instance : "", 0);
+    b.limit = PREFIX_MAX - 1;
+    s_puts(&b, "\"");
+    s_log.prefix[b.len] = '\0';
+
+    if (!out) out = stderr;
+    fflush(out); /* what stdio holds goes out before our lines */
+    s_log.fd = fileno(out);
+    s_log.file = out;
+    js_log_set_level(level);
+}
+
+int js_log_level_parse(const char *name) {
+    for (int i = 0; name && i < (int)JS_ARRAY_LEN(s_levels); i++)
+        if (strcasecmp(name, s_levels[i]) == 0) return i;
+    return -1;
+}
+
+void js_log_set_level(int level) { __atomic_store_n(&s_log.level, s_clamp(level), __ATOMIC_RELAXED); }
+
+int js_log_enabled(int level) { return level >= __atomic_load_n(&s_log.level, __ATOMIC_RELAXED); }
+
+/* ---- lines --------------------------------------------------------------- */
 
 size_t js_log_format(char *out, size_t cap, int64_t ts_ms, int level, const char *order_id, const char *trace_id,
                      const char *msg) {
-    buf_t b = {out, cap, 0};
+    static const char tail[] = "\"}\n", cut[] = "...";
+    if (!out || cap == 0) return 0;
     out[0] = '\0';
-    time_t secs = (time_t)(ts_ms / 1000);
+    /* Room for the tail, the cut mark and the NUL is kept out of the head. */
+    size_t reserve = (sizeof tail - 1) + (sizeof cut - 1) + 1;
+    if (cap < reserve) return 0;
+    buf_t b = {out, 0, cap - reserve};
+
+    int64_t secs = ts_ms >= 0 ? ts_ms / 1000 : -((-ts_ms + 999) / 1000); /* floor, for times before 1970 */
+    int ms = (int)(ts_ms - secs * 1000);
+    time_t t = (time_t)secs;
     struct tm tm;
-    gmtime_r(&secs, &tm);
-    char ts[96];
-    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts_ms % 1000));
-    s_puts(&b, "{\"ts\":\"");
-    s_puts(&b, ts);
-    s_puts(&b, "\",\"level\":\"");
-    s_puts(&b, s_levels[level < 0 ? 0 : level > 3 ? 3 : level]);
-    s_puts(&b, "\",\"service\":");
-    s_json_str(&b, s_log.service, strlen(s_log.service));
-    s_puts(&b, ",\"instance\":");
-    s_json_str(&b, s_log.instance, strlen(s_log.instance));
-    if (order_id && *order_id) {
-        s_puts(&b, ",\"order\":");
-        s_json_str(&b, order_id, strlen(order_id));
+    if (!gmtime_r(&t, &tm)) memset(&tm, 0, sizeof tm);
+    char head[128];
+    snprintf(head, sizeof head, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"level\":\"%s\"",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms,
+             s_levels[s_clamp(level)]);
+    int ok = s_puts(&b, head) && s_puts(&b, s_log.prefix);
+    if (ok && order_id && *order_id) ok = s_puts(&b, ",\"order\":\"") && s_escape(&b, order_id, 0) && s_puts(&b, "\"");
+    if (ok && trace_id && *trace_id) ok = s_puts(&b, ",\"trace\":\"") && s_escape(&b, trace_id, 0) && s_puts(&b, "\"");
+    if (ok) ok = s_puts(&b, ",\"msg\":\"");
+    if (!ok) {
+        out[0] = '\0';
+        return 0;
     }
-    if (trace_id && *trace_id) {
-        s_puts(&b, ",\"trace\":");
-        s_json_str(&b, trace_id, strlen(trace_id));
+    if (!msg) msg = "";
+    if (s_escaped_len(msg, 1) <= cap - 1 - (sizeof tail - 1) - b.len) {
+        b.limit = cap - 1 - (sizeof tail - 1);
+        s_escape(&b, msg, 1);
+    } else {
+        s_escape(&b, msg, 1); /* as much as fits before the reserve */
+        b.limit = cap - 1;
+        s_puts(&b, cut);
     }
-    s_puts(&b, ",\"msg\":");
-    /* An escaped byte takes at most 6: cut the raw message so the line always
-     * closes, at a UTF-8 boundary. */
-    size_t room = cap > b.len + 8 ? (cap - b.len - 8) / 6 : 0;
-    size_t mlen = strlen(msg);
-    if (mlen > room) {
-        mlen = room;
-        while (mlen > 0 && ((unsigned char)msg[mlen] & 0xC0) == 0x80) mlen--;
-    }
-    s_json_str(&b, msg, mlen);
-    s_puts(&b, "}\n");
+    b.limit = cap - 1;
+    s_puts(&b, tail);
+    out[b.len] = '\0';
     return b.len;
 }
 
+static void s_emit(const char *p, size_t n) {
+    int fd = s_log.fd;
+    if (fd < 0) {
+        FILE *f = s_log.file ? s_log.file : stderr;
+        fwrite(p, 1, n, f);
+        fflush(f);
+        return;
+    }
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            poll(&pfd, 1, -1); /* a non-blocking output behaves as a blocking one */
+        } else {
+            return; /* EPIPE, ENOSPC, EBADF: nowhere left to report it; the line is lost */
+        }
+    }
+}
+
 void js_log(int level, const char *order_id, const char *trace_id, const char *fmt, ...) {
-    if (level < s_log.level) return;
-    char msg[LINE_MAX_BYTES / 2];
+    if (!js_log_enabled(level)) return;
+    int saved_errno = errno; /* a caller may log between a failure and its look at errno */
+    char small[JS_LOG_LINE_MAX], *big = NULL;
+    const char *msg = small;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    s_mask_digits(msg);
-    char line[LINE_MAX_BYTES];
-    size_t n = js_log_format(line, sizeof line, js_now_ms(), level, order_id, trace_id, msg);
-    ssize_t w = write(s_log.fd, line, n); /* one write: lines of several processes do not interleave */
-    (void)w;
+    /* The whole message is formatted, however long, so that a digit run cut
+     * by the line limit is still masked by the rule of its full length. */
+    if (n < 0) {
+        msg = "(unformattable log message)";
+    } else if ((size_t)n >= sizeof small) {
+        big = malloc((size_t)n + 1);
+        if (big) {
+            va_start(ap, fmt);
+            vsnprintf(big, (size_t)n + 1, fmt, ap);
+            va_end(ap);
+            msg = big;
+        } else {
+            size_t k = sizeof small - 1;
+            while (k > 0 && s_digit((unsigned char)small[k - 1])) small[--k] = '\0'; /* a cut run: drop it */
+        }
+    }
+    char line[JS_LOG_LINE_MAX];
+    size_t len = js_log_format(line, sizeof line, js_now_ms(), level, order_id, trace_id, msg);
+    s_emit(line, len);
+    free(big);
+    errno = saved_errno;
 }
