@@ -14,10 +14,10 @@
 
 /* A moment in ms lies between 2000-01-01 and 2100-01-01; below that a *_ms
  * value is a duration (Alert.window_ms), above it nonsense. */
-#define S_MOMENT_MIN 946684800000LL
-#define S_MOMENT_MAX 4102444800000LL
+#define S_MOMENT_MIN        946684800000LL
+#define S_MOMENT_MAX        4102444800000LL
 #define S_BEIJING_OFFSET_MS (8LL * 3600 * 1000)
-#define S_MAX_DEPTH 64 /* protobuf-c refuses deeper nesting anyway; a guard, not a limit */
+#define S_MAX_DEPTH         64 /* protobuf-c refuses deeper nesting anyway; a guard, not a limit */
 
 /* Short names a person looks for, added beside the proto field (JS_PBJSON_TIMES). */
 static const struct {
@@ -42,8 +42,10 @@ char *js_pbjson_time(int64_t ms, char *out, size_t cap) {
     gmtime_r(&t, &tm);
     char date[24];
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (frac) snprintf(out, cap, "%s.%03d+08:00", date, (int)frac);
-    else snprintf(out, cap, "%s+08:00", date);
+    if (frac)
+        snprintf(out, cap, "%s.%03d+08:00", date, (int)frac);
+    else
+        snprintf(out, cap, "%s+08:00", date);
     return out;
 }
 
@@ -66,10 +68,12 @@ static size_t s_common_prefix(const ProtobufCEnumDescriptor *d) {
     for (unsigned i = 1; i < d->n_values; i++) {
         const char *s = d->values[i].name;
         size_t k = 0;
-        while (k < len && s[k] == first[k]) k++;
+        while (k < len && s[k] == first[k])
+            k++;
         len = k;
     }
-    while (len > 0 && first[len - 1] != '_') len--;
+    while (len > 0 && first[len - 1] != '_')
+        len--;
     return len;
 }
 
@@ -86,7 +90,8 @@ char *js_pbjson_enum_name(const ProtobufCEnumDescriptor *d, int value, char *out
     /* Never strip a whole name to nothing. */
     if (v->name[skip] == '\0') skip = 0;
     size_t n = 0;
-    for (const char *p = v->name + skip; *p && n + 1 < cap; p++) out[n++] = (char)tolower((unsigned char)*p);
+    for (const char *p = v->name + skip; *p && n + 1 < cap; p++)
+        out[n++] = (char)tolower((unsigned char)*p);
     out[n] = '\0';
     return out;
 }
@@ -268,11 +273,13 @@ static json_t *s_map(const ProtobufCFieldDescriptor *f, ProtobufCMessage *const 
         char buf[32];
         const char *key;
         /* JSON keys are strings: a number or bool key is written as text. */
-        if (json_is_string(k)) key = json_string_value(k);
+        if (json_is_string(k))
+            key = json_string_value(k);
         else if (json_is_integer(k)) {
             snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(k));
             key = buf;
-        } else key = json_is_true(k) ? "true" : "false";
+        } else
+            key = json_is_true(k) ? "true" : "false";
         json_t *v = s_value(vf, base + vf->offset, flags, depth);
         json_object_set_new(obj, key, v ? v : json_object());
         json_decref(k);

@@ -21,8 +21,10 @@ static const char *str_at(json_t *o, const char *path) {
     buf[sizeof buf - 1] = '\0';
     json_t *cur = o;
     for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur; tok = strtok_r(NULL, ".", &save)) {
-        if (json_is_array(cur)) cur = json_array_get(cur, (size_t)atoi(tok));
-        else cur = json_object_get(cur, tok);
+        if (json_is_array(cur))
+            cur = json_array_get(cur, (size_t)atoi(tok));
+        else
+            cur = json_object_get(cur, tok);
     }
     return cur && json_is_string(cur) ? json_string_value(cur) : NULL;
 }
@@ -41,11 +43,11 @@ static void test_time_format(void **st) {
 static void test_enum_names(void **st) {
     (void)st;
     char b[64];
-    assert_string_equal(js_pbjson_enum_name(&jiesu__v1__stage__descriptor, JIESU__V1__STAGE__STAGE_DISPATCHED, b,
-                                            sizeof b),
-                        "dispatched");
-    assert_string_equal(js_pbjson_enum_name(&jiesu__v1__stage__descriptor, JIESU__V1__STAGE__STAGE_RETURN_REVIEW,
-                                            b, sizeof b),
+    assert_string_equal(
+        js_pbjson_enum_name(&jiesu__v1__stage__descriptor, JIESU__V1__STAGE__STAGE_DISPATCHED, b, sizeof b),
+        "dispatched");
+    assert_string_equal(js_pbjson_enum_name(&jiesu__v1__stage__descriptor,
+                                            JIESU__V1__STAGE__STAGE_RETURN_REVIEW, b, sizeof b),
                         "return_review");
     assert_string_equal(js_pbjson_enum_name(&jiesu__v1__assignment_role__descriptor,
                                             JIESU__V1__ASSIGNMENT_ROLE__ASSIGNMENT_ROLE_LEAD, b, sizeof b),
@@ -202,7 +204,8 @@ static void test_durations_are_not_times(void **st) {
 static void test_map_and_bytes(void **st) {
     (void)st;
     Jiesu__V1__Heartbeat hb = JIESU__V1__HEARTBEAT__INIT;
-    Jiesu__V1__Heartbeat__CountersEntry e1 = JIESU__V1__HEARTBEAT__COUNTERS_ENTRY__INIT, e2 = e1, *es[] = {&e1, &e2};
+    Jiesu__V1__Heartbeat__CountersEntry e1 = JIESU__V1__HEARTBEAT__COUNTERS_ENTRY__INIT, e2 = e1,
+                                        *es[] = {&e1, &e2};
     e1.key = "received";
     e1.value = 10000000000LL; /* past 32 bits: stays an exact integer */
     e2.key = "rejected";
