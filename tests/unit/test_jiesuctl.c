@@ -172,6 +172,10 @@ static void test_submit_reply(void **st) {
     e.field = "submission.content";
     assert_int_equal(ctl_submit_reply(&r, ids, 2, &order_id, &dup, why, sizeof why), CTL_REPLY_REFUSED);
     assert_string_equal(why, "bad_request: content is empty (submission.content)");
+    e.message = "submission.content: 70000 bytes, the limit is 65536";
+    e.code = "too_large";
+    assert_int_equal(ctl_submit_reply(&r, ids, 2, &order_id, &dup, why, sizeof why), CTL_REPLY_REFUSED);
+    assert_string_equal(why, "too_large: submission.content: 70000 bytes, the limit is 65536");
     /* intake could not read our id: its error carries none, and it is ours */
     r.correlation_id = "";
     e.code = "bad_utf8";

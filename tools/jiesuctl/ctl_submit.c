@@ -154,10 +154,12 @@ ctl_reply_kind_t ctl_submit_reply(const js_env_t *r, const char *const *ids, siz
     case JIESU__V1__ENVELOPE__PAYLOAD_ERROR: {
         const Jiesu__V1__Error *e = r->error;
         const char *code = e->code && *e->code ? e->code : "error";
-        if (e->field && *e->field)
-            snprintf(why, whylen, "%s: %s (%s)", code, e->message ? e->message : "", e->field);
+        const char *msg = e->message ? e->message : "";
+        /* name the field unless the message already does */
+        if (e->field && *e->field && !strstr(msg, e->field))
+            snprintf(why, whylen, "%s: %s (%s)", code, msg, e->field);
         else
-            snprintf(why, whylen, "%s: %s", code, e->message ? e->message : "");
+            snprintf(why, whylen, "%s: %s", code, msg);
         return strcmp(code, "unavailable") == 0 ? CTL_REPLY_RETRY : CTL_REPLY_REFUSED;
     }
     default:
