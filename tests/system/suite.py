@@ -120,6 +120,7 @@ class Redis:
     def start(self):
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
                 "--save", "", "--maxmemory-policy", "noeviction", "--daemonize", "no",
+                "--auto-aof-rewrite-percentage", os.environ.get("JIESU_AOF_REWRITE_PCT", "100"),
                 "--logfile", str(self.dir / "redis.log")]
         if self.aof:
             args += ["--appendonly", "yes", "--appendfsync", "everysec"]
@@ -299,10 +300,9 @@ class Suite:
 _seq = [0]
 
 
-def envelope(payload_field=None, **kw):
+def envelope(type="jiesu.request", **kw):
     _seq[0] += 1
-    e = envelope_pb2.Envelope(id=f"REQ{os.getpid()}X{_seq[0]}", source="pytest", type="jiesu.request", **kw)
-    return e
+    return envelope_pb2.Envelope(id=f"REQ{os.getpid()}X{_seq[0]}", source="pytest", type=type, **kw)
 
 
 def submission(text, channel=types_pb2.CHANNEL_WEB, key="", contact="", title=""):

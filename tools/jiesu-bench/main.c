@@ -10,6 +10,7 @@
  *
  * The suite itself is started by scripts/bench.py (make bench). */
 #include <hiredis/hiredis.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,10 +98,14 @@ static int run_pipeline(const opts_t *o) {
         zmq_pollitem_t pi = {sub, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&pi, 1, 200) > 0) {
             zmq_msg_t m;
-            zmq_msg_init(&m);
-            zmq_msg_recv(&m, sub, 0);
+            int more = 1;
+            while (more) { /* the whole message: topic and body */
+                zmq_msg_init(&m);
+                zmq_msg_recv(&m, sub, 0);
+                more = zmq_msg_more(&m);
+                zmq_msg_close(&m);
+            }
             live = true;
-            zmq_msg_close(&m);
         }
     }
     if (!live) {
@@ -180,8 +185,20 @@ static int run_pipeline(const opts_t *o) {
                 zmq_msg_close(&topic);
                 break;
             }
+            if (!zmq_msg_more(&topic)) { /* not [topic][envelope]: skip it */
+                zmq_msg_close(&topic);
+                continue;
+            }
             zmq_msg_init(&body);
             zmq_msg_recv(&body, sub, 0);
+            while (zmq_msg_more(&body)) { /* extra frames: keep the framing */
+                zmq_msg_t x;
+                zmq_msg_init(&x);
+                zmq_msg_recv(&x, sub, 0);
+                int more = zmq_msg_more(&x);
+                zmq_msg_close(&x);
+                if (!more) break;
+            }
             if (zmq_msg_size(&topic) == 22 && memcmp(zmq_msg_data(&topic), "jiesu.order.dispatched", 22) == 0) {
                 Jiesu__V1__Envelope *e = jiesu__v1__envelope__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
                 if (e && e->payload_case == JIESU__V1__ENVELOPE__PAYLOAD_ORDER) {

@@ -1,0 +1,176 @@
+/* jiesu-dispatcher -- takes classified orders, names the unit and its limits,
+ * arms the first clocks, all in one stored transition (jiesu.order.dispatched).
+ * Unit and reviewer actions (issue 5) will come in on their own ROUTER. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calendar.h"
+#include "service.h"
+#include "stage.h"
+#include "timer.h"
+#include "routes.h"
+
+static const js_conf_def_t dispatcher_keys[] = {
+    {"dispatcher.bind", "tcp://127.0.0.1:7012", "PULL endpoint(s) for classified orders"},
+    {"dispatch.routes", "config/dispatch/routes.tsv", "topic -> unit and limits"},
+    {"calendar.dir", "config/holidays", "holiday files (holiday-cn JSON, one per year)"},
+    {"profile", "beijing", "rule profile: beijing or zhongshan"},
+    {"timer.buckets", "16", "timer buckets (jiesu:tm:{0..N-1}); the same in every service"},
+    {"clock.warn_fractions", "0.5,0.8", "warnings when this share of a handling limit is used"},
+    {NULL, NULL, NULL},
+};
+
+typedef struct dispatcher {
+    js_svc_t svc;
+    js_stage_t *stage;
+    routes_t routes;
+    js_cal_t *cal;
+    int buckets;
+    double fractions[JS_TIMER_MAX_FRACTIONS];
+    int nfractions;
+} dispatcher_t;
+
+static int64_t due_of(dispatcher_t *d, int64_t start, const route_limit_t *l, int *provisional) {
+    int64_t due = 0;
+    int prov = 0;
+    if (js_cal_due(d->cal, start, l->amount, l->unit, &due, &prov) < 0) return -1;
+    if (prov) *provisional = 1;
+    return due;
+}
+
+static const char *arm(js_arena_t *a, const char *order, const char *unit, char kind, int idx, int64_t start,
+                       int64_t due) {
+    js_timer_t t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.order, sizeof t.order, "%s", order);
+    snprintf(t.unit, sizeof t.unit, "%s", unit);
+    t.kind = kind;
+    t.idx = idx;
+    t.start_ms = start;
+    t.due_ms = due;
+    char buf[256];
+    if (js_timer_format(&t, buf, sizeof buf) < 0) return NULL;
+    return js_arena_strdup(a, buf);
+}
+
+static int decide(void *arg, js_arena_t *a, Jiesu__V1__Order *o, int64_t now, js_stage_result_t *res) {
+    dispatcher_t *d = arg;
+    const route_t *r = routes_find(&d->routes, o->topic);
+    route_limit_t limit = r->limit, response = r->response;
+    if (o->urgency == JIESU__V1__URGENCY__URGENCY_EMERGENCY) {
+        limit = (route_limit_t){24, 3};
+        response = (route_limit_t){1, 3};
+    } else if (o->urgency == JIESU__V1__URGENCY__URGENCY_HIGH && (limit.unit != 1 || limit.amount > 3)) {
+        limit = (route_limit_t){3, 1};
+    }
+    int prov = 0;
+    int64_t due = due_of(d, now, &limit, &prov), rdue = due_of(d, now, &response, &prov);
+    if (due < 0 || rdue < 0) return -EINVAL;
+
+    Jiesu__V1__Assignment *as = js_arena_alloc(a, sizeof *as);
+    jiesu__v1__assignment__init(as);
+    Jiesu__V1__Limit *lim = js_arena_alloc(a, sizeof *lim), *rlim = js_arena_alloc(a, sizeof *rlim);
+    jiesu__v1__limit__init(lim);
+    jiesu__v1__limit__init(rlim);
+    lim->amount = limit.amount;
+    lim->unit = (Jiesu__V1__LimitUnit)limit.unit;
+    rlim->amount = response.amount;
+    rlim->unit = (Jiesu__V1__LimitUnit)response.unit;
+    as->unit_id = (char *)r->unit;
+    as->role = JIESU__V1__ASSIGNMENT_ROLE__ASSIGNMENT_ROLE_LEAD;
+    as->limit = lim;
+    as->response_limit = rlim;
+    as->assigned_ms = now;
+    as->first_receipt_ms = now;
+    as->due_ms = due;
+    as->response_due_ms = rdue;
+    as->provisional = prov;
+    as->catalog_item = js_arena_printf(a, "route:%s", r->topic);
+    Jiesu__V1__Assignment **v = js_arena_alloc(a, sizeof *v);
+    v[0] = as;
+    o->assignments = v;
+    o->n_assignments = 1;
+    o->catalog_item = as->catalog_item;
+    o->disposition = JIESU__V1__DISPOSITION__DISPOSITION_DISPATCH;
+
+    res->new_stage = JIESU__V1__STAGE__STAGE_DISPATCHED;
+    res->event_type = "jiesu.order.dispatched";
+    res->forward = false;
+    res->redrive = false;
+    /* The first clocks: the response due, and the handling clock's first warning. */
+    int b = js_timer_bucket(o->id, d->buckets);
+    const char *m1 = arm(a, o->id, r->unit, 'r', d->nfractions, now, rdue);
+    const char *m2 = arm(a, o->id, r->unit, 'h', 0, now, due);
+    if (!m1 || !m2) return -ENOSPC;
+    js_timer_t t2 = {.idx = 0, .start_ms = now, .due_ms = due};
+    res->timers[0] = (js_timer_arm_t){b, rdue, m1};
+    res->timers[1] = (js_timer_arm_t){b, js_timer_fire_ms(&t2, d->fractions, d->nfractions), m2};
+    res->ntimers = 2;
+    return 0;
+}
+
+static void on_store_up(js_svc_t *svc, void *arg) {
+    JS_UNUSED(svc);
+    dispatcher_t *d = arg;
+    js_stage_on_store_up(d->stage);
+}
+
+static void on_stop(js_svc_t *svc, void *arg) {
+    JS_UNUSED(svc);
+    dispatcher_t *d = arg;
+    js_stage_stop(d->stage);
+}
+
+static void on_close(js_svc_t *svc, void *arg) {
+    JS_UNUSED(svc);
+    dispatcher_t *d = arg;
+    js_stage_close(&d->stage);
+}
+
+int main(int argc, char **argv) {
+    static dispatcher_t d;
+    int rc = js_svc_init(&d.svc, "dispatcher", "[--key value ...]", dispatcher_keys, argc, argv);
+    if (rc == JS_CONF_EXIT) return 0;
+    if (rc < 0) return 1;
+    js_svc_t *svc = &d.svc;
+    char err[512];
+    if (routes_load(&d.routes, js_conf_str(svc->conf, "dispatch.routes"), err, sizeof err) < 0) {
+        fprintf(stderr, "jiesu-dispatcher: dispatch.routes: %s\n", err);
+        return 1;
+    }
+    d.cal = js_cal_new();
+    if (js_cal_load_dir(d.cal, js_conf_str(svc->conf, "calendar.dir"), err, sizeof err) < 0) {
+        fprintf(stderr, "jiesu-dispatcher: calendar.dir: %s\n", err);
+        return 1;
+    }
+    if (js_conf_check_int(svc->conf, "timer.buckets", 1, 16384, err, sizeof err) < 0) {
+        fprintf(stderr, "jiesu-dispatcher: %s\n", err);
+        return 1;
+    }
+    d.buckets = (int)js_conf_int(svc->conf, "timer.buckets");
+    d.nfractions = js_timer_parse_fractions(js_conf_str(svc->conf, "clock.warn_fractions"), d.fractions,
+                                            JS_TIMER_MAX_FRACTIONS);
+    if (d.nfractions < 0) {
+        fprintf(stderr, "jiesu-dispatcher: clock.warn_fractions: want increasing numbers in (0, 1), e.g. 0.5,0.8\n");
+        return 1;
+    }
+    js_stage_opts_t so = {
+        .stage = JIESU__V1__STAGE__STAGE_CLASSIFIED,
+        .bind = js_conf_str(svc->conf, "dispatcher.bind"),
+        .next = NULL,
+        .decide = decide,
+        .arg = &d,
+    };
+    int e = 0;
+    d.stage = js_stage_new(svc, &so, &e);
+    if (!d.stage) return 1;
+    svc->on_store_up = on_store_up;
+    svc->on_stop = on_stop;
+    svc->on_close = on_close;
+    svc->hook_arg = &d;
+    rc = js_svc_run(svc);
+    routes_free(&d.routes);
+    js_cal_destroy(&d.cal);
+    return rc;
+}
