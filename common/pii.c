@@ -5,179 +5,286 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sodium.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "jsdefs.h"
+
+_Static_assert(JS_PII_NONCELEN == crypto_secretbox_NONCEBYTES, "nonce size");
+_Static_assert(JS_PII_OVERHEAD == crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES, "overhead");
+_Static_assert(JS_PII_KEYLEN == crypto_secretbox_KEYBYTES, "key size");
+_Static_assert(JS_PII_KEYLEN >= crypto_generichash_KEYBYTES_MIN && JS_PII_KEYLEN <= crypto_generichash_KEYBYTES_MAX,
+               "generichash key size");
+
+#define S_KEY_FILE_MAX 256 /* a key file is 65 bytes or so: anything much longer is not one */
+#define S_PHONE_DIGITS 20  /* more digits than any dialled number (E.164 15, plus 00 and slack) */
+#define S_PHONE_MIN    7   /* fewer digits: a short code or not a phone, masked as "other" */
+#define S_KEY_BYTES    16  /* requester key: 128 bits, 32 hex */
 
 struct js_pii {
     uint8_t key[JS_PII_KEYLEN];
 };
 
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
-static void s_init(void) {
+static void s_sodium_init(void) {
+    /* Without a working libsodium there is no safe randomness: nothing sensible to return. */
     if (sodium_init() < 0) abort();
 }
 
 js_pii_t *js_pii_new(const uint8_t key[JS_PII_KEYLEN]) {
-    pthread_once(&s_once, s_init);
+    pthread_once(&s_once, s_sodium_init);
     js_pii_t *p = js_malloc(sizeof *p);
     memcpy(p->key, key, JS_PII_KEYLEN);
     return p;
 }
 
+static int s_hexval(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static int s_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
 js_pii_t *js_pii_from_hex(const char *hex, int *err) {
-    pthread_once(&s_once, s_init);
     uint8_t key[JS_PII_KEYLEN];
-    size_t n = 0;
-    const char *end = NULL;
-    size_t hl = strlen(hex);
-    while (hl && (hex[hl - 1] == '\n' || hex[hl - 1] == '\r' || hex[hl - 1] == ' ')) hl--;
-    if (hl != 2 * JS_PII_KEYLEN || sodium_hex2bin(key, sizeof key, hex, hl, NULL, &n, &end) != 0 ||
-        n != JS_PII_KEYLEN) {
-        if (err) *err = -EINVAL;
-        return NULL;
+    int ok = hex != NULL;
+    for (size_t i = 0; ok && i < JS_PII_KEYLEN; i++) {
+        int hi = s_hexval(hex[2 * i]), lo = hi < 0 ? -1 : s_hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) ok = 0;
+        else key[i] = (uint8_t)(hi << 4 | lo);
     }
-    js_pii_t *p = js_pii_new(key);
+    for (const char *c = ok ? hex + JS_PII_KEYHEX : ""; *c; c++)
+        if (!s_space(*c)) ok = 0;
+    js_pii_t *p = NULL;
+    if (ok) p = js_pii_new(key);
+    else if (err) *err = -EINVAL;
     sodium_memzero(key, sizeof key);
     return p;
 }
 
 int js_pii_load_file(const char *path, js_pii_t **out) {
     *out = NULL;
-    FILE *f = fopen(path, "r");
-    if (!f) return -errno;
-    char buf[256];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    char buf[S_KEY_FILE_MAX + 1];
+    size_t n = 0;
+    int rc = 0;
+    while (n < sizeof buf - 1) {
+        ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            rc = -errno;
+            break;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
     buf[n] = '\0';
-    int err = 0;
-    *out = js_pii_from_hex(buf, &err);
+    /* A NUL inside would hide the rest of the file from the check. */
+    if (rc == 0 && (n == sizeof buf - 1 || memchr(buf, '\0', n))) rc = -EINVAL;
+    if (rc == 0) *out = js_pii_from_hex(buf, &rc);
     sodium_memzero(buf, sizeof buf);
-    return *out ? 0 : err;
+    return rc;
+}
+
+static int s_write_all(int fd, const char *s, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -errno;
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }
 
 int js_pii_generate_file(const char *path) {
-    pthread_once(&s_once, s_init);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    pthread_once(&s_once, s_sodium_init);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return -errno;
     uint8_t key[JS_PII_KEYLEN];
-    char hex[2 * JS_PII_KEYLEN + 2];
+    char hex[JS_PII_KEYHEX + 2];
     randombytes_buf(key, sizeof key);
     sodium_bin2hex(hex, sizeof hex, key, sizeof key);
-    strcat(hex, "\n");
-    ssize_t w = write(fd, hex, strlen(hex));
-    int rc = w == (ssize_t)strlen(hex) ? 0 : -EIO;
-    close(fd);
+    hex[JS_PII_KEYHEX] = '\n';
+    /* The umask can only take bits away, but say exactly what we mean. */
+    int rc = fchmod(fd, 0600) < 0 ? -errno : 0;
+    if (rc == 0) rc = s_write_all(fd, hex, JS_PII_KEYHEX + 1);
+    if (rc == 0 && fsync(fd) < 0) rc = -errno;
+    if (close(fd) < 0 && rc == 0) rc = -errno;
+    if (rc < 0) unlink(path); /* we created it (O_EXCL): a half key must not be loaded later */
     sodium_memzero(key, sizeof key);
     sodium_memzero(hex, sizeof hex);
     return rc;
 }
 
 int js_pii_seal(const js_pii_t *p, const char *plain, size_t len, uint8_t *out, size_t *outlen) {
+    if (!p || !out || !outlen || (!plain && len)) return -EINVAL;
     randombytes_buf(out, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, (const uint8_t *)plain, len, out, p->key);
+    crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, (const uint8_t *)(plain ? plain : ""), len, out,
+                          p->key);
     *outlen = len + JS_PII_OVERHEAD;
     return 0;
 }
 
 int js_pii_open(const js_pii_t *p, const uint8_t *sealed, size_t len, char *out, size_t *outlen) {
-    if (len < JS_PII_OVERHEAD) return -EBADMSG;
+    if (!p || !out || !outlen || !sealed || len < JS_PII_OVERHEAD) return -EBADMSG;
     size_t n = len - JS_PII_OVERHEAD;
     if (crypto_secretbox_open_easy((uint8_t *)out, sealed + crypto_secretbox_NONCEBYTES,
-                                   len - crypto_secretbox_NONCEBYTES, sealed, p->key) != 0)
+                                   len - crypto_secretbox_NONCEBYTES, sealed, p->key) != 0) {
+        out[0] = '\0';
         return -EBADMSG;
+    }
     out[n] = '\0';
     *outlen = n;
     return 0;
 }
 
-static size_t s_utf8_len(unsigned char c) {
-    return c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+/* ---- masking ---------------------------------------------------------------- */
+
+/* Bytes of the UTF-8 character at s (valid input assumed: checked before). */
+static size_t s_charlen(const char *s) {
+    unsigned char c = (unsigned char)*s;
+    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
 }
 
-/* The national number of a phone-like string: its digits, without a leading
- * 86 / 0086 country code when 13 or more digits remain (+86 138...). */
-static int s_phone_digits(const char *c, char *d, size_t cap) {
+static size_t s_chars(const char *s) {
     size_t n = 0;
-    for (const char *p = c; *p; p++) {
-        if (*p >= '0' && *p <= '9') {
-            if (n + 1 >= cap) return -1;
-            d[n++] = *p;
-        } else if (*p != '+' && *p != '-' && *p != ' ' && *p != '(' && *p != ')') {
+    for (; *s; s += s_charlen(s)) n++;
+    return n;
+}
+
+/* An output that takes whole pieces only: a piece that does not fit ends it. */
+typedef struct {
+    char *b;
+    size_t cap, n;
+    int full;
+} s_out_t;
+
+static void s_put(s_out_t *o, const char *s, size_t n) {
+    if (o->full || o->n + n + 1 > o->cap) {
+        o->full = 1;
+        return;
+    }
+    memcpy(o->b + o->n, s, n);
+    o->n += n;
+    o->b[o->n] = '\0';
+}
+
+static void s_put_str(s_out_t *o, const char *s) { /* ASCII only: cut anywhere */
+    for (; *s; s++) s_put(o, s, 1);
+}
+
+static void s_put_utf8(s_out_t *o, const char *s) { /* valid UTF-8: cut between characters */
+    for (size_t k; *s; s += k) s_put(o, s, k = s_charlen(s));
+}
+
+/* The national number of a phone-like contact into d (S_PHONE_DIGITS + 2
+ * bytes), or -1 when contact is not phone-like. */
+static int s_phone(const char *c, char d[S_PHONE_DIGITS + 2]) {
+    char raw[S_PHONE_DIGITS + 1];
+    size_t n = 0;
+    int plus = 0;
+    for (; *c; c++) {
+        if (*c >= '0' && *c <= '9') {
+            if (n == S_PHONE_DIGITS) return -1;
+            raw[n++] = *c;
+        } else if (*c == '+' && n == 0 && !plus) {
+            plus = 1;
+        } else if (*c != ' ' && *c != '\t' && *c != '-' && *c != '(' && *c != ')') {
             return -1;
         }
     }
-    d[n] = '\0';
-    if (n >= 15 && strncmp(d, "0086", 4) == 0) memmove(d, d + 4, n - 3), n -= 4;
-    else if (n >= 13 && strncmp(d, "86", 2) == 0) memmove(d, d + 2, n - 1), n -= 2;
-    return (int)n;
+    if (n == 0) return -1;
+    raw[n] = '\0';
+    const char *r = raw;
+    int intl = plus;
+    if (!plus && n > 2 && r[0] == '0' && r[1] == '0') { /* 00: the international prefix dialled from China */
+        r += 2;
+        intl = 1;
+    }
+    size_t rl = strlen(r);
+    /* Same number, one spelling: drop China's country code. A mobile number
+     * is 1[3-9] and 10 more digits; anything else after +86 is a landline,
+     * written at home with its trunk 0 (+86 10 ... is 010-...). */
+    int china = intl ? rl > 2 && r[0] == '8' && r[1] == '6'
+                     : rl == 13 && r[0] == '8' && r[1] == '6' && r[2] == '1' && r[3] >= '3';
+    size_t k = 0;
+    if (china) {
+        r += 2;
+        rl -= 2;
+        int mobile = rl == 11 && r[0] == '1' && r[1] >= '3';
+        if (!mobile && r[0] != '0') d[k++] = '0';
+    }
+    memcpy(d + k, r, rl + 1);
+    return (int)(k + rl);
 }
 
 void js_pii_mask(const char *contact, char *out, size_t cap) {
-    if (!cap) return;
+    if (!out || !cap) return;
+    s_out_t o = {.b = out, .cap = cap};
     out[0] = '\0';
-    if (!contact || !*contact) {
-        snprintf(out, cap, "****");
+    if (!contact || !*contact || !js_utf8_valid(contact, strlen(contact)) || s_chars(contact) < 2) {
+        s_put_str(&o, "****");
         return;
     }
-    char d[64];
-    int n = s_phone_digits(contact, d, sizeof d);
-    if (n >= 7) {
-        snprintf(out, cap, "%.3s****%s", d, d + n - 4);
+    char d[S_PHONE_DIGITS + 2];
+    int n = s_phone(contact, d);
+    if (n >= S_PHONE_MIN) {
+        /* Hide at least four digits: a short number shows fewer at the front, then at the back. */
+        int keep = n - 4, tail = keep < 4 ? keep : 4, head = keep - tail < 3 ? keep - tail : 3;
+        s_put(&o, d, (size_t)head);
+        s_put_str(&o, "****");
+        s_put(&o, d + n - tail, (size_t)tail);
         return;
     }
-    const char *at = strchr(contact, '@');
-    if (at && at > contact) {
-        size_t first = s_utf8_len((unsigned char)contact[0]);
-        snprintf(out, cap, "%.*s***%s", (int)first, contact, at);
-        return;
-    }
-    size_t first = s_utf8_len((unsigned char)contact[0]);
-    if (strlen(contact) <= first + 1) {
-        snprintf(out, cap, "****");
-        return;
-    }
-    snprintf(out, cap, "%.*s***", (int)first, contact);
-    /* never leave a split character at the end of a short buffer */
-    size_t len = strlen(out);
-    while (len && ((unsigned char)out[len - 1] & 0xC0) == 0x80) len--;
-    if (len && (unsigned char)out[len - 1] >= 0xC0 && len - 1 + s_utf8_len((unsigned char)out[len - 1]) > strlen(out))
-        out[len - 1] = '\0';
+    const char *at = strrchr(contact, '@');
+    s_put(&o, contact, s_charlen(contact));
+    s_put_str(&o, "***");
+    if (at && at > contact && at[1]) s_put_utf8(&o, at); /* "@domain" */
 }
 
 void js_pii_mask_name(const char *name, char *out, size_t cap) {
-    if (!cap) return;
+    if (!out || !cap) return;
+    s_out_t o = {.b = out, .cap = cap};
     out[0] = '\0';
     if (!name || !*name) return;
-    size_t first = s_utf8_len((unsigned char)name[0]);
-    if (first + 1 > cap || strlen(name) < first) return;
-    memcpy(out, name, first);
-    size_t n = first;
-    for (const char *p = name + first; *p; p += s_utf8_len((unsigned char)*p)) {
-        if (n + 2 > cap) break;
-        out[n++] = '*';
+    if (!js_utf8_valid(name, strlen(name)) || s_chars(name) < 2) {
+        s_put_str(&o, "*");
+        return;
     }
-    out[n] = '\0';
+    s_put(&o, name, s_charlen(name));
+    for (const char *c = name + s_charlen(name); *c; c += s_charlen(c)) s_put_str(&o, "*");
 }
 
 void js_pii_requester_key(const js_pii_t *p, const char *contact, char out[33]) {
-    char norm[128];
-    char d[64];
-    int n = s_phone_digits(contact, d, sizeof d);
-    if (n >= 5) {
-        snprintf(norm, sizeof norm, "tel:%s", d);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, p->key, JS_PII_KEYLEN, S_KEY_BYTES);
+    if (!contact) contact = "";
+    char d[S_PHONE_DIGITS + 2];
+    int n = s_phone(contact, d);
+    if (n > 0) {
+        crypto_generichash_update(&st, (const uint8_t *)"tel:", 4);
+        crypto_generichash_update(&st, (const uint8_t *)d, (size_t)n);
     } else {
-        size_t k = 0;
-        for (const char *c = contact; *c && k + 1 < sizeof norm; c++)
-            norm[k++] = (*c >= 'A' && *c <= 'Z') ? (char)(*c - 'A' + 'a') : *c;
-        norm[k] = '\0';
+        const char *b = contact, *e = contact + strlen(contact);
+        while (b < e && s_space(*b)) b++;
+        while (e > b && s_space(e[-1])) e--;
+        /* Lower-case a chunk at a time: the hash sees the whole contact, however long. */
+        uint8_t chunk[64];
+        while (b < e) {
+            size_t k = 0;
+            for (; b < e && k < sizeof chunk; b++, k++)
+                chunk[k] = (uint8_t)(*b >= 'A' && *b <= 'Z' ? *b - 'A' + 'a' : *b);
+            crypto_generichash_update(&st, chunk, k);
+        }
     }
-    uint8_t h[16];
-    crypto_generichash(h, sizeof h, (const uint8_t *)norm, strlen(norm), p->key, JS_PII_KEYLEN);
-    sodium_bin2hex(out, 33, h, sizeof h);
+    uint8_t h[S_KEY_BYTES];
+    crypto_generichash_final(&st, h, sizeof h);
+    sodium_bin2hex(out, 2 * S_KEY_BYTES + 1, h, sizeof h);
+    sodium_memzero(&st, sizeof st);
 }
 
 void js_pii_destroy(js_pii_t **pp) {
