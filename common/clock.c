@@ -104,9 +104,12 @@ static int s_reach(const js_cal_t *cal, const s_clock_t *c, int64_t now, int64_t
 static int s_due(const js_cal_t *cal, const s_clock_t *c, int64_t now, s_iv_t *buf, int64_t *raw,
                  int *prov) {
     int64_t tau;
-    int rc = s_reach(cal, c, now, c->budget, buf, &tau, prov);
+    int p = 0, rc = s_reach(cal, c, now, c->budget, buf, &tau, &p);
     if (rc < 0) return rc;
+    /* An extension's moment, when it decides, is the operator's: no unpublished
+     * day can move it. */
     *raw = tau > c->floor ? tau : c->floor;
+    if (tau > c->floor && p) *prov = 1;
     if (!js_cal_in_range(*raw - 1)) return -ERANGE;
     return 0;
 }

@@ -76,7 +76,7 @@ typedef struct js_clock_result {
     int64_t count_from_ms;    /* where counting starts (calendar.h js_cal_count_start) */
     int64_t due_ms;           /* current due moment */
     int64_t original_due_ms;  /* the same, ignoring extensions */
-    int provisional;          /* due_ms consulted an unpublished year */
+    int provisional;          /* due_ms consulted an unpublished year (not when an extension's moment decides) */
     int original_provisional; /* original_due_ms did */
     int64_t limit_ms;         /* the budget, in the limit's domain */
     int64_t used_ms;          /* consumed at now (at the stop once stopped) */
