@@ -648,6 +648,7 @@ static void test_property(void **state) {
     (void)state;
     s_model_build();
     s_property(100000, H / 2);
+    s_property(5000, 60 * 1000); /* minutes: moments off the half-hour grid */
 }
 
 int main(void) {
