@@ -27,7 +27,7 @@
 #define S_NYEARS   (S_TABLE_Y1 - S_TABLE_Y0 + 1)
 
 struct js_cal {
-    uint8_t *day;          /* indexed by day number - s_day0 */
+    uint8_t *day; /* indexed by day number - s_day0 */
     size_t ndays;
     uint8_t pub[S_NYEARS]; /* 1: published, by year - S_TABLE_Y0 */
 };
@@ -65,7 +65,9 @@ static void s_civil(int64_t z, int *y, int *m, int *d) {
     if (d) *d = dd;
 }
 
-static int s_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static int s_leap(int y) {
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 int js_cal_date_valid(int y, int m, int d) {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -74,10 +76,16 @@ int js_cal_date_valid(int y, int m, int d) {
 }
 
 /* 0 Sunday .. 6 Saturday; day 0 was a Thursday. */
-static int s_weekday(int64_t day) { return (int)(((day % 7) + 7 + 4) % 7); }
+static int s_weekday(int64_t day) {
+    return (int)(((day % 7) + 7 + 4) % 7);
+}
 
-static int64_t s_day_of(int64_t ms) { return s_floordiv(ms + JS_CAL_UTC_OFFSET_MS, JS_CAL_DAY_MS); }
-static int64_t s_day_start(int64_t day) { return day * JS_CAL_DAY_MS - JS_CAL_UTC_OFFSET_MS; }
+static int64_t s_day_of(int64_t ms) {
+    return s_floordiv(ms + JS_CAL_UTC_OFFSET_MS, JS_CAL_DAY_MS);
+}
+static int64_t s_day_start(int64_t day) {
+    return day * JS_CAL_DAY_MS - JS_CAL_UTC_OFFSET_MS;
+}
 
 int64_t js_cal_local_ms(int y, int m, int d, int hh, int mi, int ss) {
     return s_day_start(s_days(y, m, d)) + ((int64_t)hh * 3600 + mi * 60 + ss) * 1000;
@@ -105,7 +113,9 @@ int js_cal_format(int64_t ms, char *out, size_t cap) {
 
 /* ---- the table ------------------------------------------------------------ */
 
-static int64_t s_day0(void) { return s_days(S_TABLE_Y0, 1, 1); }
+static int64_t s_day0(void) {
+    return s_days(S_TABLE_Y0, 1, 1);
+}
 
 js_cal_t *js_cal_new(void) {
     js_cal_t *cal = js_calloc(1, sizeof *cal);
@@ -209,8 +219,7 @@ static int s_load(js_cal_t *cal, const char *path, int expect_year, char *err, s
         FILE *f = fopen(path, "rb");
         if (!f) return s_err(err, errlen, -errno, "%s: %s", path, strerror(errno));
         fclose(f);
-        return s_err(err, errlen, -EINVAL, "%s:%d:%d: malformed JSON: %s", path, je.line, je.column,
-                     je.text);
+        return s_err(err, errlen, -EINVAL, "%s:%d:%d: malformed JSON: %s", path, je.line, je.column, je.text);
     }
     int rc = 0;
     json_t *jy = json_object_get(root, "year"), *days = json_object_get(root, "days");
@@ -226,8 +235,8 @@ static int s_load(js_cal_t *cal, const char *path, int expect_year, char *err, s
     }
     int year = (int)json_integer_value(jy);
     if (expect_year > 0 && year != expect_year) {
-        rc = s_err(err, errlen, -EINVAL, "%s: \"year\" is %d, the file name says %d", path, year,
-                   expect_year);
+        rc =
+            s_err(err, errlen, -EINVAL, "%s: \"year\" is %d, the file name says %d", path, year, expect_year);
         goto out;
     }
     if (!json_is_array(days)) {
@@ -257,16 +266,15 @@ static int s_load(js_cal_t *cal, const char *path, int expect_year, char *err, s
         }
         int64_t day = s_days(y, m, d);
         if (day < first || day > last || (y == year - 1 && m != 12) || (y == year + 1 && m != 1)) {
-            rc = s_err(err, errlen, -EINVAL, "%s: days[%zu] (%s): outside the file's year %d", path,
-                       i, ds, year);
+            rc = s_err(err, errlen, -EINVAL, "%s: days[%zu] (%s): outside the file's year %d", path, i, ds,
+                       year);
             goto out;
         }
         int off = json_is_true(jo);
         int wd = s_weekday(day);
         if (!off && wd != 0 && wd != 6) {
             rc = s_err(err, errlen, -EINVAL,
-                       "%s: days[%zu] (%s): a make-up working day that is not a weekend day", path,
-                       i, ds);
+                       "%s: days[%zu] (%s): a make-up working day that is not a weekend day", path, i, ds);
             goto out;
         }
         int val = off ? S_OV_OFF : S_OV_WORKED;
@@ -309,7 +317,9 @@ static int s_year_name(const char *name) {
     return atoi(name);
 }
 
-static int s_cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+static int s_cmp_int(const void *a, const void *b) {
+    return *(const int *)a - *(const int *)b;
+}
 
 int js_cal_load_dir(js_cal_t *cal, const char *dir, char *err, size_t errlen) {
     DIR *dp = opendir(dir);
@@ -321,8 +331,8 @@ int js_cal_load_dir(js_cal_t *cal, const char *dir, char *err, size_t errlen) {
         if (!y) continue;
         if (y < JS_CAL_YEAR_MIN || y > JS_CAL_YEAR_MAX) {
             closedir(dp);
-            return s_err(err, errlen, -EINVAL, "%s/%s: year outside %d..%d", dir, de->d_name,
-                         JS_CAL_YEAR_MIN, JS_CAL_YEAR_MAX);
+            return s_err(err, errlen, -EINVAL, "%s/%s: year outside %d..%d", dir, de->d_name, JS_CAL_YEAR_MIN,
+                         JS_CAL_YEAR_MAX);
         }
         years[n++] = y;
     }
@@ -344,8 +354,8 @@ int js_cal_load_dir(js_cal_t *cal, const char *dir, char *err, size_t errlen) {
 
 /* ---- working time --------------------------------------------------------- */
 
-int js_cal_working_walk(const js_cal_t *cal, int64_t a_ms, int64_t b_ms, int64_t need_ms,
-                        int64_t *at_ms, int64_t *work_ms, int *provisional) {
+int js_cal_working_walk(const js_cal_t *cal, int64_t a_ms, int64_t b_ms, int64_t need_ms, int64_t *at_ms,
+                        int64_t *work_ms, int *provisional) {
     if (need_ms < 0) return -EINVAL;
     int64_t cur = a_ms, got = 0;
     while (1) {
@@ -421,8 +431,7 @@ int js_cal_limit_ms(int amount, int unit, int64_t *budget_ms) {
         if (amount <= 0 || amount > JS_CAL_MAX_HOURS) return -EINVAL;
         *budget_ms = amount * JS_CAL_HOUR_MS;
         return 0;
-    default:
-        return -EINVAL;
+    default: return -EINVAL;
     }
 }
 

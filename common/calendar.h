@@ -43,13 +43,13 @@
 #define JS_LIMIT_CALENDAR_DAYS 2 /* calendar days; the receipt day does not count */
 #define JS_LIMIT_HOURS         3 /* hours on the clock, day and night */
 
-#define JS_CAL_MAX_DAYS   3650  /* largest limit in (working or calendar) days */
-#define JS_CAL_MAX_HOURS  87600 /* largest limit in hours */
-#define JS_CAL_YEAR_MIN   1970  /* first year the arithmetic accepts */
-#define JS_CAL_YEAR_MAX   2199  /* last year the arithmetic may run into */
+#define JS_CAL_MAX_DAYS      3650                /* largest limit in (working or calendar) days */
+#define JS_CAL_MAX_HOURS     87600               /* largest limit in hours */
+#define JS_CAL_YEAR_MIN      1970                /* first year the arithmetic accepts */
+#define JS_CAL_YEAR_MAX      2199                /* last year the arithmetic may run into */
 #define JS_CAL_UTC_OFFSET_MS (8 * 3600 * 1000LL) /* Asia/Shanghai: UTC+8, no DST */
-#define JS_CAL_DAY_MS     (86400 * 1000LL)
-#define JS_CAL_HOUR_MS    (3600 * 1000LL)
+#define JS_CAL_DAY_MS        (86400 * 1000LL)
+#define JS_CAL_HOUR_MS       (3600 * 1000LL)
 #define JS_CAL_END_OF_DAY_MS 1000 /* day limits end this long before midnight (23:59:59.000) */
 
 typedef struct js_cal js_cal_t;
@@ -106,8 +106,8 @@ int js_cal_working_add(const js_cal_t *cal, int64_t from_ms, int64_t work_ms, in
  * instant it has, or 0 when b_ms comes first (*at_ms = b_ms); *work_ms (may be
  * NULL) is the working time walked. Only days walked through are consulted
  * for *provisional (may be NULL; only ever set to 1). -EINVAL, -ERANGE. */
-int js_cal_working_walk(const js_cal_t *cal, int64_t a_ms, int64_t b_ms, int64_t need_ms,
-                        int64_t *at_ms, int64_t *work_ms, int *provisional);
+int js_cal_working_walk(const js_cal_t *cal, int64_t a_ms, int64_t b_ms, int64_t need_ms, int64_t *at_ms,
+                        int64_t *work_ms, int *provisional);
 
 /* A limit as a budget of time in its own domain (working time for working
  * days, wall time otherwise): amount * 24 h or amount * 1 h. -EINVAL for an
@@ -121,7 +121,7 @@ int js_cal_in_range(int64_t ms);
 
 /* Local civil time helpers (UTC+8), proleptic Gregorian. js_cal_local_ms
  * does not check: callers check the date with js_cal_date_valid first. */
-int js_cal_date_valid(int y, int m, int d); /* 1 if the date exists */
+int js_cal_date_valid(int y, int m, int d);                           /* 1 if the date exists */
 int64_t js_cal_local_ms(int y, int m, int d, int hh, int mi, int ss); /* local -> epoch ms */
 /* epoch ms -> local date and time; any of the out pointers may be NULL. */
 void js_cal_split(int64_t ms, int *y, int *m, int *d, int *hh, int *mi, int *ss, int *msec);

@@ -34,7 +34,9 @@ const char *js_clock_kind_name(int kind) {
     return kind >= JS_CLOCK_START && kind <= JS_CLOCK_EXTEND ? names[kind] : "?";
 }
 
-static int s_day_unit(int unit) { return unit != JS_LIMIT_HOURS; }
+static int s_day_unit(int unit) {
+    return unit != JS_LIMIT_HOURS;
+}
 
 /* Raw end of the budget -> the due moment as reported, and back. */
 static int64_t s_report(int unit, int64_t raw) {
@@ -101,8 +103,7 @@ static int s_reach(const js_cal_t *cal, const s_clock_t *c, int64_t now, int64_t
 }
 
 /* Raw due: the budget used up, not before an extension's moment. */
-static int s_due(const js_cal_t *cal, const s_clock_t *c, int64_t now, s_iv_t *buf, int64_t *raw,
-                 int *prov) {
+static int s_due(const js_cal_t *cal, const s_clock_t *c, int64_t now, s_iv_t *buf, int64_t *raw, int *prov) {
     int64_t tau;
     int p = 0, rc = s_reach(cal, c, now, c->budget, buf, &tau, &p);
     if (rc < 0) return rc;
@@ -164,8 +165,8 @@ static void s_begin(s_clock_t *c, const js_clock_event_t *e, int64_t budget) {
 }
 
 /* Replay ev[0..n) into c. buf has room for n + 1 intervals. */
-static int s_run(const js_cal_t *cal, const js_clock_event_t *ev, size_t n, int ignore_ext,
-                 s_clock_t *c, s_iv_t *buf, js_clock_result_t *res) {
+static int s_run(const js_cal_t *cal, const js_clock_event_t *ev, size_t n, int ignore_ext, s_clock_t *c,
+                 s_iv_t *buf, js_clock_result_t *res) {
     int rc;
     for (size_t i = 0; i < n; i++) {
         const js_clock_event_t *e = &ev[i];
@@ -178,8 +179,7 @@ static int s_run(const js_cal_t *cal, const js_clock_event_t *ev, size_t n, int 
                           JS_CAL_YEAR_MIN, JS_CAL_YEAR_MAX);
         if (i > 0 && e->t_ms < ev[i - 1].t_ms)
             return s_fail(res, i, -EINVAL, "%s: earlier than the event before it", kn);
-        if (!c->started && e->kind != JS_CLOCK_START)
-            return s_fail(res, i, -EINVAL, "%s before start", kn);
+        if (!c->started && e->kind != JS_CLOCK_START) return s_fail(res, i, -EINVAL, "%s before start", kn);
         switch (e->kind) {
         case JS_CLOCK_START:
         case JS_CLOCK_RESET:
@@ -216,8 +216,8 @@ static int s_run(const js_cal_t *cal, const js_clock_event_t *ev, size_t n, int 
                 return s_fail(res, i, -EINVAL, "extend takes a limit (amount) or a moment (due_ms)");
             if (e->amount > 0) {
                 if (e->unit != 0 && e->unit != c->unit)
-                    return s_fail(res, i, -EINVAL, "extend: unit %d, the clock counts in unit %d",
-                                  e->unit, c->unit);
+                    return s_fail(res, i, -EINVAL, "extend: unit %d, the clock counts in unit %d", e->unit,
+                                  c->unit);
                 if (js_cal_limit_ms(e->amount, c->unit, &budget) < 0)
                     return s_fail(res, i, -EINVAL, "extend: bad limit %d", e->amount);
                 trial.amount = e->amount;
@@ -227,8 +227,8 @@ static int s_run(const js_cal_t *cal, const js_clock_event_t *ev, size_t n, int 
                 int64_t raw = s_unreport(c->unit, e->due_ms), from = e->t_ms > c->p ? e->t_ms : c->p;
                 int64_t used, ahead;
                 if (!js_cal_in_range(e->due_ms))
-                    return s_fail(res, i, -ERANGE, "extend: due moment outside %d..%d",
-                                  JS_CAL_YEAR_MIN, JS_CAL_YEAR_MAX);
+                    return s_fail(res, i, -ERANGE, "extend: due moment outside %d..%d", JS_CAL_YEAR_MIN,
+                                  JS_CAL_YEAR_MAX);
                 if ((rc = s_used(cal, c, e->t_ms, e->t_ms, buf, &used, NULL)) < 0 ||
                     (rc = s_measure(cal, c->unit, from, raw, &ahead)) < 0)
                     return s_fail(res, i, rc, "extend: outside the calendar");
@@ -241,8 +241,7 @@ static int s_run(const js_cal_t *cal, const js_clock_event_t *ev, size_t n, int 
             if ((rc = s_due(cal, c, e->t_ms, buf, &before, &p0)) < 0 ||
                 (rc = s_due(cal, &trial, e->t_ms, buf, &after, &p0)) < 0)
                 return s_fail(res, i, rc, "extend: the due moment falls outside the calendar");
-            if (after <= before)
-                return s_fail(res, i, -EINVAL, "extend: does not move the due moment later");
+            if (after <= before) return s_fail(res, i, -EINVAL, "extend: does not move the due moment later");
             if (ignore_ext) break;
             trial.extensions++;
             *c = trial;
@@ -266,8 +265,8 @@ static void s_eval_free(s_eval_t *ev) {
     free(ev->buf);
 }
 
-static int s_prepare(const js_cal_t *cal, const js_clock_event_t *ev, size_t n, int64_t now,
-                     s_eval_t *st, js_clock_result_t *res) {
+static int s_prepare(const js_cal_t *cal, const js_clock_event_t *ev, size_t n, int64_t now, s_eval_t *st,
+                     js_clock_result_t *res) {
     memset(st, 0, sizeof *st);
     res->err_event = -1;
     res->err[0] = '\0';
@@ -278,7 +277,8 @@ static int s_prepare(const js_cal_t *cal, const js_clock_event_t *ev, size_t n, 
     int rc = s_run(cal, ev, n, 0, &st->c, st->buf, res);
     if (rc < 0) return rc;
     size_t k = 0;
-    while (k < n && ev[k].t_ms <= now) k++;
+    while (k < n && ev[k].t_ms <= now)
+        k++;
     if (k == 0) return s_fail(res, 0, -EINVAL, "now is before the clock's start");
     s_iv_t *keep = st->c.pauses;
     memset(&st->c, 0, sizeof st->c);
@@ -319,8 +319,8 @@ out:
     return rc;
 }
 
-int js_clock_when(const js_cal_t *cal, const js_clock_event_t *ev, size_t n, int64_t now_ms,
-                  double fraction, int64_t *at_ms) {
+int js_clock_when(const js_cal_t *cal, const js_clock_event_t *ev, size_t n, int64_t now_ms, double fraction,
+                  int64_t *at_ms) {
     js_clock_result_t res;
     s_eval_t st;
     if (!(fraction > 0.0 && fraction <= 1.0)) return -EINVAL;

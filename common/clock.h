@@ -69,14 +69,14 @@ typedef struct js_clock_event {
 } js_clock_event_t;
 
 typedef struct js_clock_result {
-    int state;                /* JS_CLOCK_RUNNING, _PAUSED, _STOPPED */
-    int unit;                 /* of the current limit */
-    int amount;               /* current limit in units; 0 after an extension to a moment */
-    int64_t received_ms;      /* the start, or the last reset */
-    int64_t count_from_ms;    /* where counting starts (calendar.h js_cal_count_start) */
-    int64_t due_ms;           /* current due moment */
-    int64_t original_due_ms;  /* the same, ignoring extensions */
-    int provisional;          /* due_ms consulted an unpublished year (not when an extension's moment decides) */
+    int state;               /* JS_CLOCK_RUNNING, _PAUSED, _STOPPED */
+    int unit;                /* of the current limit */
+    int amount;              /* current limit in units; 0 after an extension to a moment */
+    int64_t received_ms;     /* the start, or the last reset */
+    int64_t count_from_ms;   /* where counting starts (calendar.h js_cal_count_start) */
+    int64_t due_ms;          /* current due moment */
+    int64_t original_due_ms; /* the same, ignoring extensions */
+    int provisional; /* due_ms consulted an unpublished year (not when an extension's moment decides) */
     int original_provisional; /* original_due_ms did */
     int64_t limit_ms;         /* the budget, in the limit's domain */
     int64_t used_ms;          /* consumed at now (at the stop once stopped) */
@@ -100,8 +100,8 @@ int js_clock_eval(const js_cal_t *cal, const js_clock_event_t *ev, size_t n, int
  * of the last day for day units, the due moment for hours. It may lie before
  * now_ms (the warning is late). Errors as js_clock_eval, and -EINVAL for a
  * fraction outside (0, 1]. */
-int js_clock_when(const js_cal_t *cal, const js_clock_event_t *ev, size_t n, int64_t now_ms,
-                  double fraction, int64_t *at_ms);
+int js_clock_when(const js_cal_t *cal, const js_clock_event_t *ev, size_t n, int64_t now_ms, double fraction,
+                  int64_t *at_ms);
 /* "start", "pause", ... or "?" */
 const char *js_clock_kind_name(int kind);
 

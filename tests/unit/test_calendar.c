@@ -41,7 +41,8 @@ static int teardown(void **state) {
 
 /* Local wall time -> ms, through libc's timegm, not the module's own code. */
 static int64_t L(int y, int mo, int d, int h, int mi, int s) {
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = s};
+    struct tm tm = {
+        .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = s};
     return (int64_t)timegm(&tm) * 1000 - 8 * 3600 * 1000LL;
 }
 
@@ -60,13 +61,14 @@ static void check_due(int64_t start, int amount, int unit, int64_t want, int wan
 }
 
 #define EOD(y, m, d) L(y, m, d, 23, 59, 59)
-#define WD JS_LIMIT_WORKING_DAYS
-#define CD JS_LIMIT_CALENDAR_DAYS
-#define HR JS_LIMIT_HOURS
+#define WD           JS_LIMIT_WORKING_DAYS
+#define CD           JS_LIMIT_CALENDAR_DAYS
+#define HR           JS_LIMIT_HOURS
 
 static void test_published(void **state) {
     (void)state;
-    for (int y = 2023; y <= 2026; y++) assert_int_equal(js_cal_year_published(s_cal, y), 1);
+    for (int y = 2023; y <= 2026; y++)
+        assert_int_equal(js_cal_year_published(s_cal, y), 1);
     assert_int_equal(js_cal_year_published(s_cal, 2027), 0); /* empty "days" */
     assert_int_equal(js_cal_year_published(s_cal, 2022), 0); /* only 2022-12-31, from 2023.json */
     assert_int_equal(js_cal_year_published(s_cal, 2028), 0);
@@ -79,7 +81,7 @@ static void test_is_working(void **state) {
     assert_int_equal(js_cal_is_working(s_cal, 2025, 9, 28), 1);  /* Sunday, worked */
     assert_int_equal(js_cal_is_working(s_cal, 2025, 10, 11), 1); /* Saturday, worked */
     assert_int_equal(js_cal_is_working(s_cal, 2025, 10, 1), 0);
-    assert_int_equal(js_cal_is_working(s_cal, 2025, 10, 8), 0);  /* Wednesday, holiday */
+    assert_int_equal(js_cal_is_working(s_cal, 2025, 10, 8), 0); /* Wednesday, holiday */
     assert_int_equal(js_cal_is_working(s_cal, 2025, 10, 9), 1);
     assert_int_equal(js_cal_is_working(s_cal, 2025, 10, 12), 0); /* plain Sunday */
     assert_int_equal(js_cal_is_working(s_cal, 2022, 12, 31), 0); /* listed in 2023.json */
@@ -107,7 +109,7 @@ static void test_due_edges(void **state) {
     /* Spring Festival 2025: off 01-28..02-04, worked Sun 01-26 and Sat 02-08. */
     check_due(L(2025, 1, 24, 10, 0, 0), 1, WD, EOD(2025, 1, 26), 0);
     check_due(L(2025, 1, 27, 10, 0, 0), 2, WD, EOD(2025, 2, 6), 0);
-    check_due(L(2025, 1, 29, 10, 0, 0), 3, WD, EOD(2025, 2, 7), 0); /* received on a holiday */
+    check_due(L(2025, 1, 29, 10, 0, 0), 3, WD, EOD(2025, 2, 7), 0);  /* received on a holiday */
     check_due(L(2025, 1, 29, 10, 0, 0), 5, WD, EOD(2025, 2, 10), 0); /* 5,6,7, Sat 8, Mon 10 */
     check_due(L(2025, 2, 8, 10, 0, 0), 1, WD, EOD(2025, 2, 10), 0);  /* received on a worked Sat */
     /* Spring Festival 2026: off 02-15..02-23, worked Sat 02-14 and Sat 02-28. */
@@ -227,23 +229,33 @@ static void s_bad(const char *name, const char *text, const char *want) {
     s_rm(name);
 }
 
-#define DAY(d, off) "{\"name\":\"x\",\"date\":\"" d "\",\"isOffDay\":" off "}"
+#define DAY(d, off)   "{\"name\":\"x\",\"date\":\"" d "\",\"isOffDay\":" off "}"
 #define YEAR(y, days) "{\"year\":" #y ",\"days\":[" days "]}"
 
 static void test_load_errors(void **state) {
     (void)state;
     strcpy(s_tmp, "/tmp/test_calendar.XXXXXX");
     assert_non_null(mkdtemp(s_tmp));
-    s_bad("a.json", YEAR(2024, DAY("2024-02-12", "true") "," DAY("2024-02-30", "true")), "days[1] (2024-02-30): no such date");
+    s_bad("a.json", YEAR(2024, DAY("2024-02-12", "true") "," DAY("2024-02-30", "true")),
+          "days[1] (2024-02-30): no such date");
     s_bad("b.json", YEAR(2024, DAY("2024-02-12", "true") "," DAY("2024-13-01", "true")), "no such date");
     s_bad("c.json", YEAR(2024, DAY("2024-02-12", "true") "," DAY("2024/03/01", "true")), "no such date");
-    s_bad("d.json", YEAR(2024, DAY("2024-02-12", "true") "," DAY("2024-06-01", "true") "," DAY("2022-06-01", "true")), "days[2] (2022-06-01): outside the file's year 2024");
-    s_bad("e.json", YEAR(2024, DAY("2024-02-12", "true") "," DAY("2025-03-01", "true")), "outside the file's year");
-    s_bad("f.json", YEAR(2024, DAY("2024-02-12", "true") "," DAY("2024-02-12", "false")), "days[1] (2024-02-12)");
-    s_bad("g.json", YEAR(2024, DAY("2024-02-12", "true") "," DAY("2025-01-01", "false")), "days[1] (2025-01-01)");
-    s_bad("h.json", YEAR(2024, DAY("2024-02-12", "true") "," DAY("2024-02-13", "false")), "not a weekend day");
-    s_bad("i.json", YEAR(2024, DAY("2024-02-12", "true") ",{\"date\":\"2024-02-13\",\"isOffDay\":1,\"name\":\"x\"}"), "days[1]");
-    s_bad("j.json", YEAR(2024, DAY("2024-02-12", "true") ",{\"date\":\"2024-02-13\",\"isOffDay\":true}"), "days[1]");
+    s_bad("d.json",
+          YEAR(2024, DAY("2024-02-12", "true") "," DAY("2024-06-01", "true") "," DAY("2022-06-01", "true")),
+          "days[2] (2022-06-01): outside the file's year 2024");
+    s_bad("e.json", YEAR(2024, DAY("2024-02-12", "true") "," DAY("2025-03-01", "true")),
+          "outside the file's year");
+    s_bad("f.json", YEAR(2024, DAY("2024-02-12", "true") "," DAY("2024-02-12", "false")),
+          "days[1] (2024-02-12)");
+    s_bad("g.json", YEAR(2024, DAY("2024-02-12", "true") "," DAY("2025-01-01", "false")),
+          "days[1] (2025-01-01)");
+    s_bad("h.json", YEAR(2024, DAY("2024-02-12", "true") "," DAY("2024-02-13", "false")),
+          "not a weekend day");
+    s_bad("i.json",
+          YEAR(2024, DAY("2024-02-12", "true") ",{\"date\":\"2024-02-13\",\"isOffDay\":1,\"name\":\"x\"}"),
+          "days[1]");
+    s_bad("j.json", YEAR(2024, DAY("2024-02-12", "true") ",{\"date\":\"2024-02-13\",\"isOffDay\":true}"),
+          "days[1]");
     s_bad("k.json", "{\"year\":2024,\"days\":[" DAY("2024-02-12", "true") ",]", "malformed JSON");
     s_bad("l.json", "", "malformed JSON");
     s_bad("m.json", "{\"year\":\"2024\",\"days\":[]}", "\"year\"");
@@ -286,7 +298,8 @@ static void test_load_errors(void **state) {
     s_write("2024.json", YEAR(2024, DAY("2024-12-29", "true")));
     js_cal_t *c2 = js_cal_new();
     assert_int_equal(js_cal_load_dir(c2, s_tmp, err, sizeof err), -EINVAL);
-    assert_non_null(strstr(err, "2025.json: days[1] (2024-12-29): worked, but a file loaded before says off"));
+    assert_non_null(
+        strstr(err, "2025.json: days[1] (2024-12-29): worked, but a file loaded before says off"));
     assert_int_equal(js_cal_load_dir(c2, "/nonexistent", err, sizeof err), -ENOENT);
     js_cal_destroy(&c2);
     js_cal_destroy(&cal);
@@ -300,7 +313,7 @@ static void test_load_errors(void **state) {
 
 /* The model's own calendar: the JSON read plainly, weekdays by counting. */
 #define M_FIRST_Y 2022
-#define M_DAYS (366 * 16)
+#define M_DAYS    (366 * 16)
 static struct {
     int y, m, d;
     int working, published;
@@ -385,8 +398,8 @@ static void test_due_property(void **state) {
             js_cal_format(start, a, sizeof a);
             js_cal_format(got, b, sizeof b);
             js_cal_format(want, c, sizeof c);
-            fail_msg("case %d: due(%s, %d, unit %d) = %s prov %d, model %s prov %d", cases, a, amount,
-                     unit, b, prov, c, want_prov);
+            fail_msg("case %d: due(%s, %d, unit %d) = %s prov %d, model %s prov %d", cases, a, amount, unit,
+                     b, prov, c, want_prov);
         }
         provs += prov;
         /* working time across the same span, against the model */
@@ -412,7 +425,8 @@ static int s_cmd(const char *dir, char **out, char **err, int argc, ...) {
     size_t no, ne;
     va_list ap;
     va_start(ap, argc);
-    for (int i = 0; i < argc; i++) argv[i] = va_arg(ap, char *);
+    for (int i = 0; i < argc; i++)
+        argv[i] = va_arg(ap, char *);
     va_end(ap);
     FILE *fo = open_memstream(out, &no), *fe = open_memstream(err, &ne);
     int rc = cmd_calendar_io(argc, argv, dir, fo, fe);
@@ -426,13 +440,16 @@ static void s_cmd_ok(const char *want, int argc, ...) {
     size_t no, ne;
     va_list ap;
     va_start(ap, argc);
-    for (int i = 0; i < argc; i++) argv[i] = va_arg(ap, char *);
+    for (int i = 0; i < argc; i++)
+        argv[i] = va_arg(ap, char *);
     va_end(ap);
     FILE *fo = open_memstream(&out, &no), *fe = open_memstream(&err, &ne);
     int rc = cmd_calendar_io(argc, argv, DIR, fo, fe);
     fclose(fo);
     fclose(fe);
-    if (rc != 0 || strcmp(out, want) != 0) fail_msg("calendar %s %s: rc %d out \"%s\" err \"%s\"", argv[1], argc > 2 ? argv[2] : "", rc, out, err);
+    if (rc != 0 || strcmp(out, want) != 0)
+        fail_msg("calendar %s %s: rc %d out \"%s\" err \"%s\"", argv[1], argc > 2 ? argv[2] : "", rc, out,
+                 err);
     free(out);
     free(err);
 }
@@ -441,7 +458,8 @@ static void s_cmd_bad(const char *dir, const char *want, int argc, char *a1, cha
     char *out = NULL, *err = NULL;
     int rc = s_cmd(dir, &out, &err, argc, "calendar", a1, a2, a3);
     if (rc != 1 || out[0] != '\0' || !strstr(err, want) || strchr(err, '\n') != err + strlen(err) - 1)
-        fail_msg("calendar %s %s: rc %d out \"%s\" err \"%s\", want \"%s\"", a1, a2 ? a2 : "", rc, out, err, want);
+        fail_msg("calendar %s %s: rc %d out \"%s\" err \"%s\", want \"%s\"", a1, a2 ? a2 : "", rc, out, err,
+                 want);
     free(out);
     free(err);
 }
@@ -502,8 +520,8 @@ static void test_format(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_published),   cmocka_unit_test(test_is_working),
-        cmocka_unit_test(test_due_edges),   cmocka_unit_test(test_due_errors),
+        cmocka_unit_test(test_published),    cmocka_unit_test(test_is_working),
+        cmocka_unit_test(test_due_edges),    cmocka_unit_test(test_due_errors),
         cmocka_unit_test(test_working_time), cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_due_property), cmocka_unit_test(test_cmd),
         cmocka_unit_test(test_format),

@@ -16,11 +16,11 @@
 #include "clock.h"
 #include "jsdefs.h"
 
-#define DIR "config/holidays"
-#define WD JS_LIMIT_WORKING_DAYS
-#define CD JS_LIMIT_CALENDAR_DAYS
-#define HR JS_LIMIT_HOURS
-#define H (3600 * 1000LL)
+#define DIR   "config/holidays"
+#define WD    JS_LIMIT_WORKING_DAYS
+#define CD    JS_LIMIT_CALENDAR_DAYS
+#define HR    JS_LIMIT_HOURS
+#define H     (3600 * 1000LL)
 #define DAYMS (24 * H)
 
 static js_cal_t *s_cal;
@@ -39,12 +39,15 @@ static int teardown(void **state) {
 
 /* Local wall time -> ms, through libc. */
 static int64_t L(int y, int mo, int d, int h, int mi, int s) {
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = s};
+    struct tm tm = {
+        .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = s};
     return (int64_t)timegm(&tm) * 1000 - 8 * H;
 }
 #define EOD(y, m, d) L(y, m, d, 23, 59, 59)
 
-static js_clock_event_t E(int kind, int64_t t) { return (js_clock_event_t){.kind = kind, .t_ms = t}; }
+static js_clock_event_t E(int kind, int64_t t) {
+    return (js_clock_event_t){.kind = kind, .t_ms = t};
+}
 static js_clock_event_t ELIM(int kind, int64_t t, int amount, int unit) {
     return (js_clock_event_t){.kind = kind, .t_ms = t, .amount = amount, .unit = unit};
 }
@@ -168,8 +171,7 @@ static void test_return_approved(void **state) {
     (void)state;
     js_clock_event_t ev[] = {
         ELIM(JS_CLOCK_START, L(2025, 5, 6, 10, 0, 0), 5, WD),
-        ELIM(JS_CLOCK_EXTEND, L(2025, 5, 6, 11, 0, 0), 7, 0),
-        E(JS_CLOCK_PAUSE, L(2025, 5, 7, 12, 0, 0)),
+        ELIM(JS_CLOCK_EXTEND, L(2025, 5, 6, 11, 0, 0), 7, 0), E(JS_CLOCK_PAUSE, L(2025, 5, 7, 12, 0, 0)),
         ELIM(JS_CLOCK_RESET, L(2025, 5, 8, 15, 0, 0), 3, WD), /* approved: new dispatch, new limit */
     };
     js_clock_result_t r = s_eval(ev, 4, L(2025, 5, 8, 16, 0, 0));
@@ -311,19 +313,35 @@ static void test_illegal(void **state) {
         {ELIM(JS_CLOCK_START, t, 5, 7)},
         {s, ELIM(JS_CLOCK_RESET, t + H, -1, WD)},
         {s, ELIM(JS_CLOCK_EXTEND, t + H, 9, HR)},
-        {s, (js_clock_event_t){.kind = JS_CLOCK_EXTEND, .t_ms = t + H, .amount = 9, .due_ms = t + 30 * DAYMS}},
+        {s,
+         (js_clock_event_t){.kind = JS_CLOCK_EXTEND, .t_ms = t + H, .amount = 9, .due_ms = t + 30 * DAYMS}},
         {s, E(JS_CLOCK_EXTEND, t + H)},
         {s, E(9, t + H)},
         {s, E(JS_CLOCK_PAUSE, L(2300, 1, 1, 0, 0, 0))},
     };
     int len[] = {2, 3, 3, 3, 3, 3, 3, 2, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2};
     int bad[] = {1, 2, 2, 2, 2, 2, 2, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
-    const char *why[] = {"resume while running", "pause while paused", "earlier", "pause while stopped",
-                         "resume while stopped", "stop while stopped", "extend while stopped",
-                         "start twice", "pause before start", "bad limit", "bad limit", "bad limit",
-                         "bad limit", "bad limit", "unit", "a limit (amount) or a moment",
-                         "a limit (amount) or a moment", "unknown kind", "outside"};
-    for (size_t i = 0; i < JS_ARRAY_LEN(len); i++) s_illegal(a[i], (size_t)len[i], bad[i], why[i]);
+    const char *why[] = {"resume while running",
+                         "pause while paused",
+                         "earlier",
+                         "pause while stopped",
+                         "resume while stopped",
+                         "stop while stopped",
+                         "extend while stopped",
+                         "start twice",
+                         "pause before start",
+                         "bad limit",
+                         "bad limit",
+                         "bad limit",
+                         "bad limit",
+                         "bad limit",
+                         "unit",
+                         "a limit (amount) or a moment",
+                         "a limit (amount) or a moment",
+                         "unknown kind",
+                         "outside"};
+    for (size_t i = 0; i < JS_ARRAY_LEN(len); i++)
+        s_illegal(a[i], (size_t)len[i], bad[i], why[i]);
     js_clock_result_t r;
     assert_int_equal(js_clock_eval(s_cal, a[0], 0, t, &r), -EINVAL);
     assert_int_equal(js_clock_eval(s_cal, &s, 1, t - 1, &r), -EINVAL);
@@ -339,9 +357,7 @@ static void test_illegal(void **state) {
 /* ---- the property: a plain tick-by-tick model ----------------------------- */
 
 #define M_DAYS (366 * 8)
-static struct {
-    int working, published;
-} s_m[M_DAYS];
+static struct { int working, published; } s_m[M_DAYS];
 static int64_t s_m0; /* 2022-01-01 00:00 local */
 
 static void s_model_build(void) {
@@ -376,13 +392,18 @@ static void s_model_build(void) {
             if (++m > 12) m = 1, y++;
         }
     }
-    for (int f = 0; f < 5; f++) json_decref(files[f]);
+    for (int f = 0; f < 5; f++)
+        json_decref(files[f]);
 }
 
 static int64_t G; /* the tick */
 
-static int m_day(int64_t x) { return (int)((x - s_m0) / DAYMS); }
-static int64_t m_unit_ms(int unit) { return unit == HR ? H : DAYMS; }
+static int m_day(int64_t x) {
+    return (int)((x - s_m0) / DAYMS);
+}
+static int64_t m_unit_ms(int unit) {
+    return unit == HR ? H : DAYMS;
+}
 
 /* The model's clock after events ev[0..k), all at or before now. */
 typedef struct mclock {
@@ -504,19 +525,20 @@ static int m_eval(const js_clock_event_t *ev, int n, int64_t now, js_clock_resul
             break;
         case JS_CLOCK_EXTEND: {
             if (state == JS_CLOCK_STOPPED) return -1;
-            if (e->amount > 0 ? (e->due_ms != 0 || (e->unit && e->unit != unit) || !m_valid_limit(e->amount, unit))
-                              : (e->amount < 0 || e->due_ms == 0))
+            if (e->amount > 0
+                    ? (e->due_ms != 0 || (e->unit && e->unit != unit) || !m_valid_limit(e->amount, unit))
+                    : (e->amount < 0 || e->due_ms == 0))
                 return -1;
             int p;
             if (m_due_raw(ev, i + 1, e->t_ms, &p, 0) <= m_due_raw(ev, i, e->t_ms, &p, 0)) return -1;
             break;
         }
-        default:
-            return -1;
+        default: return -1;
         }
     }
     int k = 0;
-    while (k < n && ev[k].t_ms <= now) k++;
+    while (k < n && ev[k].t_ms <= now)
+        k++;
     if (k == 0) return -1;
     mclock_t c;
     m_replay(ev, k, now, 0, &c);
@@ -559,8 +581,8 @@ static int s_gen(js_clock_event_t *ev, int64_t *now) {
         } else if (state == JS_CLOCK_STOPPED) {
             kind = JS_CLOCK_RESET;
         } else {
-            static const int run[] = {JS_CLOCK_PAUSE, JS_CLOCK_PAUSE, JS_CLOCK_EXTEND, JS_CLOCK_EXTEND,
-                                      JS_CLOCK_STOP, JS_CLOCK_RESET};
+            static const int run[] = {JS_CLOCK_PAUSE,  JS_CLOCK_PAUSE, JS_CLOCK_EXTEND,
+                                      JS_CLOCK_EXTEND, JS_CLOCK_STOP,  JS_CLOCK_RESET};
             kind = state == JS_CLOCK_PAUSED ? (R(4) ? JS_CLOCK_RESUME : run[2 + R(4)]) : run[R(6)];
         }
         js_clock_event_t e = E(kind, t);
@@ -580,7 +602,8 @@ static int s_gen(js_clock_event_t *ev, int64_t *now) {
         }
         ev[n++] = e;
         if (kind == JS_CLOCK_PAUSE) state = JS_CLOCK_PAUSED;
-        if (kind == JS_CLOCK_RESUME || kind == JS_CLOCK_START || kind == JS_CLOCK_RESET) state = JS_CLOCK_RUNNING;
+        if (kind == JS_CLOCK_RESUME || kind == JS_CLOCK_START || kind == JS_CLOCK_RESET)
+            state = JS_CLOCK_RUNNING;
         if (kind == JS_CLOCK_STOP) state = JS_CLOCK_STOPPED;
     }
     *now = R(5) == 0 ? ev[R((uint64_t)n)].t_ms + (int64_t)R(3) * G - G : t + (int64_t)R(10 * DAYMS / G) * G;
@@ -591,7 +614,8 @@ static void s_dump(const js_clock_event_t *ev, int n, int64_t now) {
     char b[64];
     for (int i = 0; i < n; i++) {
         js_cal_format(ev[i].t_ms, b, sizeof b);
-        fprintf(stderr, "  %s %s amount %d unit %d", js_clock_kind_name(ev[i].kind), b, ev[i].amount, ev[i].unit);
+        fprintf(stderr, "  %s %s amount %d unit %d", js_clock_kind_name(ev[i].kind), b, ev[i].amount,
+                ev[i].unit);
         if (ev[i].due_ms) js_cal_format(ev[i].due_ms, b, sizeof b), fprintf(stderr, " due %s", b);
         fputc('\n', stderr);
     }
@@ -631,15 +655,18 @@ static void s_property(int cases, int64_t tick) {
             js_cal_format(got.original_due_ms, c2, sizeof c2);
             js_cal_format(want.original_due_ms, d, sizeof d);
             s_dump(ev, n, now);
-            fail_msg("case %d: engine due %s orig %s prov %d/%d used %lld paused %lld limit %lld state %d overdue %d\n"
-                     "         model  due %s orig %s prov %d/%d used %lld paused %lld limit %lld state %d overdue %d",
+            fail_msg("case %d: engine due %s orig %s prov %d/%d used %lld paused %lld limit %lld state %d "
+                     "overdue %d\n"
+                     "         model  due %s orig %s prov %d/%d used %lld paused %lld limit %lld state %d "
+                     "overdue %d",
                      c, a, c2, got.provisional, got.original_provisional, (long long)got.used_ms,
                      (long long)got.paused_ms, (long long)got.limit_ms, got.state, got.overdue, b, d,
                      want.provisional, want.original_provisional, (long long)want.used_ms,
                      (long long)want.paused_ms, (long long)want.limit_ms, want.state, want.overdue);
         }
     }
-    printf("clock property (tick %lld min): %d cases, %d evaluated (%d extended, %d paused, %d provisional), %d illegal\n",
+    printf("clock property (tick %lld min): %d cases, %d evaluated (%d extended, %d paused, %d provisional), "
+           "%d illegal\n",
            (long long)(tick / 60000), cases, ok, ext, paused, prov, errs);
     assert_true(ok > cases / 2 && errs > cases / 50 && ext > cases / 10 && prov > cases / 100);
 }
@@ -653,10 +680,10 @@ static void test_property(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_start_only),      cmocka_unit_test(test_return_refused),
-        cmocka_unit_test(test_return_approved), cmocka_unit_test(test_extend),
+        cmocka_unit_test(test_start_only),       cmocka_unit_test(test_return_refused),
+        cmocka_unit_test(test_return_approved),  cmocka_unit_test(test_extend),
         cmocka_unit_test(test_stop_and_overdue), cmocka_unit_test(test_when),
-        cmocka_unit_test(test_illegal),         cmocka_unit_test(test_property),
+        cmocka_unit_test(test_illegal),          cmocka_unit_test(test_property),
     };
     return cmocka_run_group_tests_name("clock", tests, setup, teardown);
 }

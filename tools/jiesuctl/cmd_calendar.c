@@ -123,8 +123,8 @@ static int s_is_working(js_cal_t *cal, char **argv, FILE *out, FILE *err) {
 }
 
 int cmd_calendar_io(int argc, char **argv, const char *holiday_dir, FILE *out, FILE *err) {
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-                      strcmp(argv[1], "help") == 0)) {
+    if (argc >= 2 &&
+        (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)) {
         fputs(s_usage, out);
         return 0;
     }
