@@ -188,12 +188,13 @@ static void s_process(js_sock_t *s) {
     if (s->closing || s->in_process) return;
     s->in_process = true;
     int n = 0;
-    bool more_later = false;
+    bool more_later = false, told_writable = false;
     while (!s->closing) {
         uint32_t ev = 0;
         size_t evlen = sizeof ev;
         if (zmq_getsockopt(s->z, ZMQ_EVENTS, &ev, &evlen) < 0) break;
-        if ((ev & ZMQ_POLLOUT) && s->wcb) {
+        if ((ev & ZMQ_POLLOUT) && s->wcb && !told_writable) {
+            told_writable = true; /* once per turn: a callback that re-arms waits for the next edge */
             js_sock_writable_cb cb = s->wcb;
             s->wcb = NULL;
             cb(s, s->warg);

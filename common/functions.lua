@@ -61,14 +61,16 @@ local function receive(keys, args)
     local etype, env = args[b + 5], args[b + 6]
     local okey = keys[i + 1]
     local first = false
+    local fresh = false
     if idem ~= '' then
+      -- SET NX answers both questions in one call: new key, or the first id
       local ikey = 'idem:' .. idem
-      first = redis.call('GET', ikey)
-      if not first then redis.call('SET', ikey, id, 'EX', ttl) end
+      fresh = redis.call('SET', ikey, id, 'NX', 'EX', ttl)
+      if not fresh then first = redis.call('GET', ikey) end
     end
     if first then
       out[#out + 1] = {2, first}
-    elseif redis.call('EXISTS', okey) == 1 then
+    elseif not fresh and redis.call('EXISTS', okey) == 1 then
       out[#out + 1] = {3, id}
     else
       if contact ~= '' then
@@ -119,9 +121,18 @@ local function advance(keys, args)
       redis.call('HSET', okey, 'stage', ns, 'v', nv, 'd', blob)
       redis.call('ZREM', due_key(es), id)
       if redrive > 0 then redis.call('ZADD', due_key(ns), redrive, id) end
-      for t = 0, nt - 1 do
+      -- one ZADD per bucket: the clocks of an order usually share one
+      local t = 0
+      while t < nt do
         local q = tp + t * 3
-        redis.call('ZADD', 'jiesu:tm:{' .. args[q] .. '}', args[q + 1], args[q + 2])
+        local zargs = {'jiesu:tm:{' .. args[q] .. '}', args[q + 1], args[q + 2]}
+        while t + 1 < nt and args[tp + (t + 1) * 3] == args[q] do
+          t = t + 1
+          zargs[#zargs + 1] = args[tp + t * 3 + 1]
+          zargs[#zargs + 1] = args[tp + t * 3 + 2]
+        end
+        redis.call('ZADD', unpack(zargs))
+        t = t + 1
       end
       xadd(maxlen, etype, id, env)
       out[#out + 1] = {1, nv}

@@ -28,6 +28,7 @@ const js_conf_def_t js_svc_common_keys[] = {
     {"sweep_ms", "1000", "how often a stage looks for orders to re-drive"},
     {"batch_max", "512", "most orders per Redis call"},
     {"max_msg_bytes", "1048576", "largest message a socket accepts (ZMQ_MAXMSGSIZE)"},
+    {"forward_queue_max", "100000", "orders queued for a slow next stage; past it they wait for re-drive"},
     {NULL, NULL, NULL},
 };
 
@@ -194,6 +195,7 @@ int js_svc_init(js_svc_t *svc, const char *name, const char *usage, const js_con
         {"linger_ms", 0, 60000},        {"events.maxlen", 0, INT64_C(1) << 40},
         {"redrive_ms", 100, 86400000},  {"sweep_ms", 10, 3600000},
         {"batch_max", 1, 100000},       {"max_msg_bytes", 1024, INT64_C(1) << 30},
+        {"forward_queue_max", 0, 100000000},
     };
     for (size_t i = 0; i < JS_ARRAY_LEN(checks); i++) {
         if (js_conf_check_int(svc->conf, checks[i].key, checks[i].min, checks[i].max, err,

@@ -8,6 +8,7 @@
 
 #include "ids.h"
 #include "log.h"
+#include "outq.h"
 
 #define MAX_INFLIGHT_BATCHES 8 /* then the input is paused: back-pressure reaches the sender */
 
@@ -34,6 +35,7 @@ struct js_stage {
     js_svc_t *svc;
     js_stage_opts_t o;
     js_sock_t *in, *out;
+    js_outq_t *outq;     /* back-pressure towards the next stage */
     s_batch_t *cur;
     int inflight_batches;
     bool paused, stopping, sweeping, closed, timer_closed;
@@ -171,7 +173,7 @@ static void s_reply(js_store_t *st, const redisReply *r, int status, void *arg) 
                                  ? e->element[0]->integer : -2;
             if (code == 1) {
                 (*s->c_applied)++;
-                if (it->res.forward && s->out && js_sock_send(s->out, (js_frame_t[]){{it->env, it->env_len}}, 1) < 0)
+                if (it->res.forward && s->outq && js_outq_send(s->outq, it->env, it->env_len) < 0)
                     (*s->c_forward_dropped)++; /* the next stage's sweep re-drives it */
                 js_svc_publish(s->svc, it->res.event_type, it->env, it->env_len);
             } else if (code == 0) {
@@ -287,7 +289,7 @@ static void s_take(js_stage_t *s, js_arena_t *a, Jiesu__V1__Order *o, int64_t ve
     env.version = version + 1;
     o->stage = (Jiesu__V1__Stage)it->res.new_stage;
     o->version = version + 1;
-    js_order_add_history(a, o, it->res.event_type, now, eid, s->svc->name, it->res.note);
+    js_order_add_history(a, o, it->res.event_type, now, eid, NULL, it->res.note); /* the event source names the service */
     it->blob_len = protobuf_c_message_get_packed_size(&o->base);
     it->blob = js_arena_alloc(a, it->blob_len);
     protobuf_c_message_pack(&o->base, it->blob);
@@ -428,12 +430,13 @@ js_stage_t *js_stage_new(js_svc_t *svc, const js_stage_opts_t *o, int *err) {
         js_sock_opts_t po;
         js_svc_sock_opts(svc, &po);
         po.immediate = true; /* nothing queues for a dead stage: the sweep re-drives instead */
-        po.sndhwm = 10000;
+        po.sndhwm = 20000;
         s->out = js_sock_new(&svc->loop, svc->zctx, ZMQ_PUSH, &po, err);
         if (!s->out || (*err = js_svc_connect_list(s->out, o->next)) < 0) {
             fprintf(stderr, "%s: cannot connect %s\n", svc->prog, o->next);
             goto fail;
         }
+        s->outq = js_outq_new(s->out, (size_t)js_conf_int(svc->conf, "forward_queue_max"));
     }
     js_sock_start(s->in, s_recv, s_drained, s);
     uv_timer_init(&svc->loop, &s->sweep_timer);
@@ -475,6 +478,7 @@ void js_stage_close(js_stage_t **sp) {
         s_batch_free(s->cur);
         s->cur = NULL;
     }
+    js_outq_destroy(&s->outq); /* what is still queued is stored: it will be re-driven */
     js_sock_close(&s->in);
     js_sock_close(&s->out);
     uv_timer_stop(&s->sweep_timer);

@@ -7,6 +7,7 @@
 #include <zmq.h>
 
 #include "ids.h"
+#include "outq.h"
 #include "pii.h"
 #include "service.h"
 #include "stage.h"
@@ -43,6 +44,7 @@ typedef struct batch {
 typedef struct intake {
     js_svc_t svc;
     js_sock_t *router, *push;
+    js_outq_t *pushq;      /* back-pressure towards the classifier */
     js_pii_t *pii;
     intake_limits_t lim;
     batch_t *cur;
@@ -142,7 +144,7 @@ static void on_stored(js_store_t *st, const redisReply *r, int status, void *arg
         }
         (*in->c_received)++;
         if (in->router) reply_ok(in, it, it->order->id, 0);
-        if (in->push && js_sock_send(in->push, (js_frame_t[]){{it->env, it->env_len}}, 1) < 0)
+        if (in->pushq && js_outq_send(in->pushq, it->env, it->env_len) < 0)
             (*in->c_forward_dropped)++; /* the classifier's sweep re-drives it */
         js_svc_publish(&in->svc, "jiesu.order.received", it->env, it->env_len);
     }
@@ -303,7 +305,7 @@ static void on_request(js_sock_t *s, const js_frame_t *f, size_t n, void *arg) {
     js_env_init(&ev, eid, "jiesu.order.received", in->svc.source, o->id, o->trace_id);
     ev.time_ms = now;
     ev.version = 1;
-    js_order_add_history(a, o, "jiesu.order.received", now, eid, "intake", NULL);
+    js_order_add_history(a, o, "jiesu.order.received", now, eid, NULL, NULL);
     it->order = o;
     it->key = js_arena_printf(a, "o:{%s}", o->id);
     it->idem = o->idempotency_key;
@@ -335,6 +337,7 @@ static void on_close(js_svc_t *svc, void *arg) {
         batch_free(in->cur);
         in->cur = NULL;
     }
+    js_outq_destroy(&in->pushq); /* what is still queued is stored: it will be re-driven */
     js_sock_close(&in->router);
     js_sock_close(&in->push);
 }
@@ -392,12 +395,13 @@ int main(int argc, char **argv) {
     js_sock_opts_t po;
     js_svc_sock_opts(svc, &po);
     po.immediate = true;
-    po.sndhwm = 10000;
+    po.sndhwm = 20000;
     in.push = js_sock_new(&svc->loop, svc->zctx, ZMQ_PUSH, &po, &e);
     if (!in.router || !in.push || js_svc_connect_list(in.push, js_conf_str(svc->conf, "classifier.connect")) < 0) {
         fprintf(stderr, "jiesu-intake: cannot set up sockets: %s\n", js_strerror(e));
         return 1;
     }
+    in.pushq = js_outq_new(in.push, (size_t)js_conf_int(svc->conf, "forward_queue_max"));
     js_sock_start(in.router, on_request, on_drained, &in);
     svc->on_stop = on_stop;
     svc->on_close = on_close;

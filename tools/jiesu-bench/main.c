@@ -245,18 +245,55 @@ static int run_pipeline(const opts_t *o) {
 
 /* ---- ceiling --------------------------------------------------------------- */
 
-/* One order's bytes as the services make them: a realistic Order and Envelope. */
+/* One order's bytes as the services make them by the dispatch step: content,
+ * masked requester, classification, one assignment and three history
+ * entries, so the ceiling moves as many bytes as the pipeline does. */
 static size_t make_blob(uint8_t *buf, const char *id, int stage, long seq) {
     Jiesu__V1__Order o = JIESU__V1__ORDER__INIT;
+    Jiesu__V1__Requester rq = JIESU__V1__REQUESTER__INIT;
+    Jiesu__V1__Classification k = JIESU__V1__CLASSIFICATION__INIT;
+    Jiesu__V1__Assignment a = JIESU__V1__ASSIGNMENT__INIT, *as[1] = {&a};
+    Jiesu__V1__HistoryEntry h[3], *hs[3];
+    static const char *types[] = {"jiesu.order.received", "jiesu.order.classified", "jiesu.order.dispatched"};
+    for (int i = 0; i < 3; i++) {
+        jiesu__v1__history_entry__init(&h[i]);
+        h[i].type = (char *)types[i];
+        h[i].time_ms = js_now_ms();
+        h[i].event_id = "01KAQ7Z4N8W3Q2YV0M5R6T9BXE";
+        hs[i] = &h[i];
+    }
     o.id = (char *)id;
     o.channel = JIESU__V1__CHANNEL__CHANNEL_WEB;
     o.received_ms = js_now_ms();
     o.content = (char *)texts[seq % (long)JS_ARRAY_LEN(texts)];
-    o.title = "bench";
+    o.title = "bench-0000000";
     o.stage = stage;
     o.version = stage;
     o.trace_id = "0123456789abcdef0123456789abcdef";
-    o.topic = "城乡建设";
+    o.idempotency_key = "-:01KAQ7Z4N8W3Q2YV0M5R6T9BXE-000000";
+    rq.contact_masked = "138****5678";
+    rq.requester_key = "0123456789abcdef0123456789abcdef";
+    rq.callback_method = 1;
+    o.requester = &rq;
+    k.type = 3;
+    k.topic = "城乡建设";
+    k.disposition = 1;
+    k.urgency = 1;
+    k.type_confidence = k.topic_confidence = 0.9f;
+    k.reason = "topic 城乡建设 (0.93)";
+    o.classification = &k;
+    o.topic = k.topic;
+    o.type = 3;
+    o.disposition = 1;
+    o.urgency = 1;
+    a.unit_id = "city-housing";
+    a.role = 1;
+    a.due_ms = a.response_due_ms = a.assigned_ms = a.first_receipt_ms = js_now_ms();
+    a.catalog_item = "route:城乡建设";
+    o.assignments = as;
+    o.n_assignments = 1;
+    o.history = hs;
+    o.n_history = 3;
     return jiesu__v1__order__pack(&o, buf);
 }
 
@@ -274,7 +311,8 @@ static int run_ceiling(const opts_t *o) {
     int B = o->batch;
     char (*ids)[JS_ID_LEN + 1] = malloc((size_t)B * sizeof *ids);
     char (*keys)[40] = malloc((size_t)B * sizeof *keys);
-    uint8_t blob[1024], env[1200];
+    char (*idem)[64] = malloc((size_t)B * sizeof *idem);
+    uint8_t blob[2048], env[2400];
     const int depth = 8; /* batches in flight */
     int64_t t0 = now_us();
     long done = 0;
@@ -295,6 +333,7 @@ static int run_ceiling(const opts_t *o) {
             for (int i = 0; i < n; i++) {
                 js_id_new(ids[i]);
                 snprintf(keys[i], sizeof keys[i], "o:{%s}", ids[i]);
+                snprintf(idem[i], sizeof idem[i], "-:%s-%ld", ids[0], done + i);
                 snprintf(tmember[i], sizeof tmember[i], "%s|city-housing|h|0|0|0", ids[i]);
             }
             for (int step = 0; step < 3; step++) {
@@ -311,11 +350,11 @@ static int run_ceiling(const opts_t *o) {
                     argv[k] = ttl, lens[k++] = strlen(ttl);
                     for (int i = 0; i < n; i++) {
                         argv[k] = ids[i], lens[k++] = JS_ID_LEN;
-                        argv[k] = "", lens[k++] = 0;
+                        argv[k] = idem[i], lens[k] = strlen(idem[i]), k++;
                         argv[k] = (char *)blob, lens[k++] = bl;
                         argv[k] = "", lens[k++] = 0;
                         argv[k] = "jiesu.order.received", lens[k++] = 20;
-                        argv[k] = (char *)env, lens[k++] = bl + 40;
+                        argv[k] = (char *)env, lens[k++] = bl + 100;
                     }
                 } else {
                     argv[k] = maxlen, lens[k++] = strlen(maxlen);
@@ -328,7 +367,7 @@ static int run_ceiling(const opts_t *o) {
                         argv[k] = (char *)blob, lens[k++] = bl;
                         argv[k] = step == 1 ? "jiesu.order.classified" : "jiesu.order.dispatched";
                         lens[k] = strlen(argv[k]), k++;
-                        argv[k] = (char *)env, lens[k++] = bl + 40;
+                        argv[k] = (char *)env, lens[k++] = bl + 100;
                         argv[k] = step == 1 ? redrive : "0", lens[k] = strlen(argv[k]), k++;
                         argv[k] = step == 1 ? "0" : "2", lens[k++] = 1;
                         if (step == 2) {
@@ -370,6 +409,7 @@ static int run_ceiling(const opts_t *o) {
     redisFree(c);
     free(ids);
     free(keys);
+    free(idem);
     free(argv);
     free(lens);
     return 0;
