@@ -85,7 +85,8 @@ static int s_walk(const ProtobufCMessage *m, s_path_t *p, int depth, char *err, 
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
         /* Only the set member of a oneof is meaningful: the others share its storage. */
-        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
             continue;
         size_t mark = s_path_push(p, ".%s", f->name);
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -125,11 +126,11 @@ int js_env_check(const js_env_t *e, char *err, size_t errlen) {
     if (rc < 0) return rc;
     /* Absent proto3 strings decode to protobuf_c_empty_string, not NULL;
      * an envelope built by hand may have NULL. Both are "missing". */
-    const char *missing = !e->id || !*e->id       ? "id"
-                          : !e->type || !*e->type ? "type"
-                          : !e->source || !*e->source ? "source"
+    const char *missing = !e->id || !*e->id                                          ? "id"
+                          : !e->type || !*e->type                                    ? "type"
+                          : !e->source || !*e->source                                ? "source"
                           : e->payload_case == JIESU__V1__ENVELOPE__PAYLOAD__NOT_SET ? "payload"
-                                                                                    : NULL;
+                                                                                     : NULL;
     if (missing) {
         s_err(err, errlen, "envelope.%s is required", missing);
         return JS_EREQUIRED;

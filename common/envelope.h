@@ -54,8 +54,8 @@ int js_env_check(const js_env_t *e, char *err, size_t errlen);
  * (NULL subject or trace_id: ""). Pointers are stored, not copied: the
  * strings, id included, must outlive the envelope. e must have been
  * initialised (JIESU__V1__ENVELOPE__INIT); other fields are left alone. */
-void js_env_init(js_env_t *e, char id[27], const char *type, const char *source,
-                 const char *subject, const char *trace_id);
+void js_env_init(js_env_t *e, char id[27], const char *type, const char *source, const char *subject,
+                 const char *trace_id);
 /* Pack into a new malloc'd buffer (aborts on OOM; free() it); *len gets its
  * size, which may be 0 for an empty envelope. */
 uint8_t *js_env_pack(const js_env_t *e, size_t *len);

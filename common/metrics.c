@@ -36,7 +36,9 @@ static int64_t s_upper(unsigned i) {
     return (int64_t)((((uint64_t)JS_HIST_SUB + sub + 1) << (k - S_SUB_BITS)) - 1);
 }
 
-js_hist_t *js_hist_new(void) { return js_calloc(1, sizeof(js_hist_t)); }
+js_hist_t *js_hist_new(void) {
+    return js_calloc(1, sizeof(js_hist_t));
+}
 
 void js_hist_record(js_hist_t *h, int64_t value_us) {
     uint64_t v = value_us < 0 ? 0 : (uint64_t)value_us;
@@ -46,9 +48,15 @@ void js_hist_record(js_hist_t *h, int64_t value_us) {
     if ((int64_t)v > h->max) h->max = (int64_t)v;
 }
 
-uint64_t js_hist_count(const js_hist_t *h) { return h->count; }
-int64_t js_hist_max(const js_hist_t *h) { return h->max; }
-double js_hist_mean(const js_hist_t *h) { return h->count ? (double)h->sum / (double)h->count : 0.0; }
+uint64_t js_hist_count(const js_hist_t *h) {
+    return h->count;
+}
+int64_t js_hist_max(const js_hist_t *h) {
+    return h->max;
+}
+double js_hist_mean(const js_hist_t *h) {
+    return h->count ? (double)h->sum / (double)h->count : 0.0;
+}
 
 int64_t js_hist_percentile(const js_hist_t *h, double q) {
     if (!h->count) return 0;
@@ -73,13 +81,16 @@ int64_t js_hist_percentile(const js_hist_t *h, double q) {
 }
 
 void js_hist_merge(js_hist_t *into, const js_hist_t *from) {
-    for (unsigned i = 0; i < JS_HIST_BUCKETS; i++) into->b[i] += from->b[i];
+    for (unsigned i = 0; i < JS_HIST_BUCKETS; i++)
+        into->b[i] += from->b[i];
     into->count += from->count;
     into->sum = into->sum + from->sum < into->sum ? UINT64_MAX : into->sum + from->sum;
     if (from->max > into->max) into->max = from->max;
 }
 
-void js_hist_reset(js_hist_t *h) { memset(h, 0, sizeof *h); }
+void js_hist_reset(js_hist_t *h) {
+    memset(h, 0, sizeof *h);
+}
 
 void js_hist_destroy(js_hist_t **hp) {
     if (!hp || !*hp) return;
@@ -123,10 +134,16 @@ static s_named_t *s_get(js_metrics_t *m, const char *name, int hist) {
     return e;
 }
 
-uint64_t *js_metrics_counter(js_metrics_t *m, const char *name) { return s_get(m, name, 0)->counter; }
-js_hist_t *js_metrics_hist(js_metrics_t *m, const char *name) { return s_get(m, name, 1)->hist; }
+uint64_t *js_metrics_counter(js_metrics_t *m, const char *name) {
+    return s_get(m, name, 0)->counter;
+}
+js_hist_t *js_metrics_hist(js_metrics_t *m, const char *name) {
+    return s_get(m, name, 1)->hist;
+}
 
-static json_t *s_json_u64(uint64_t v) { return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v); }
+static json_t *s_json_u64(uint64_t v) {
+    return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
 
 static void s_set(json_t *o, const char *k, json_t *v) {
     if (!v || json_object_set_new(o, k, v) < 0) abort(); /* only OOM gets here: keys are checked UTF-8 */
@@ -201,7 +218,8 @@ char *js_metrics_prometheus(const js_metrics_t *m) {
         s_family(f, m, e->name, " summary\n");
         for (size_t k = 0; k < JS_ARRAY_LEN(qs); k++) {
             s_family(f, m, e->name, "");
-            fprintf(f, "{quantile=\"%s\"} %lld\n", qs[k].label, (long long)js_hist_percentile(e->hist, qs[k].q));
+            fprintf(f, "{quantile=\"%s\"} %lld\n", qs[k].label,
+                    (long long)js_hist_percentile(e->hist, qs[k].q));
         }
         s_family(f, m, e->name, "_sum");
         fprintf(f, " %llu\n", (unsigned long long)e->hist->sum);

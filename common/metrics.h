@@ -26,8 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JS_HIST_SUB     32                         /* sub-buckets per power of two */
-#define JS_HIST_MAX_US  ((INT64_C(1) << 32) - 1)   /* top of the top bucket, ~71.6 min */
+#define JS_HIST_SUB     32                               /* sub-buckets per power of two */
+#define JS_HIST_MAX_US  ((INT64_C(1) << 32) - 1)         /* top of the top bucket, ~71.6 min */
 #define JS_HIST_BUCKETS (JS_HIST_SUB + 27 * JS_HIST_SUB) /* 0..31 exact, then 2^5 .. 2^32 */
 
 typedef struct js_hist js_hist_t;
@@ -37,9 +37,9 @@ typedef struct js_metrics js_metrics_t;
 js_hist_t *js_hist_new(void);
 void js_hist_record(js_hist_t *h, int64_t value_us);
 uint64_t js_hist_count(const js_hist_t *h);
-int64_t js_hist_percentile(const js_hist_t *h, double q); /* q in [0,100] (clamped; NaN is 0); 0 if empty */
-int64_t js_hist_max(const js_hist_t *h);                  /* 0 if empty */
-double js_hist_mean(const js_hist_t *h);                  /* 0 if empty */
+int64_t js_hist_percentile(const js_hist_t *h, double q);   /* q in [0,100] (clamped; NaN is 0); 0 if empty */
+int64_t js_hist_max(const js_hist_t *h);                    /* 0 if empty */
+double js_hist_mean(const js_hist_t *h);                    /* 0 if empty */
 void js_hist_merge(js_hist_t *into, const js_hist_t *from); /* into += from */
 void js_hist_reset(js_hist_t *h);
 void js_hist_destroy(js_hist_t **hp); /* idempotent; NULLs *hp */

@@ -15,7 +15,8 @@
 _Static_assert(JS_PII_NONCELEN == crypto_secretbox_NONCEBYTES, "nonce size");
 _Static_assert(JS_PII_OVERHEAD == crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES, "overhead");
 _Static_assert(JS_PII_KEYLEN == crypto_secretbox_KEYBYTES, "key size");
-_Static_assert(JS_PII_KEYLEN >= crypto_generichash_KEYBYTES_MIN && JS_PII_KEYLEN <= crypto_generichash_KEYBYTES_MAX,
+_Static_assert(JS_PII_KEYLEN >= crypto_generichash_KEYBYTES_MIN &&
+                   JS_PII_KEYLEN <= crypto_generichash_KEYBYTES_MAX,
                "generichash key size");
 
 #define S_KEY_FILE_MAX 256 /* a key file is 65 bytes or so: anything much longer is not one */
@@ -41,24 +42,33 @@ js_pii_t *js_pii_new(const uint8_t key[JS_PII_KEYLEN]) {
 }
 
 static int s_hexval(char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
-static int s_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+static int s_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 js_pii_t *js_pii_from_hex(const char *hex, int *err) {
     uint8_t key[JS_PII_KEYLEN];
     int ok = hex != NULL;
     for (size_t i = 0; ok && i < JS_PII_KEYLEN; i++) {
         int hi = s_hexval(hex[2 * i]), lo = hi < 0 ? -1 : s_hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) ok = 0;
-        else key[i] = (uint8_t)(hi << 4 | lo);
+        if (hi < 0 || lo < 0)
+            ok = 0;
+        else
+            key[i] = (uint8_t)(hi << 4 | lo);
     }
     for (const char *c = ok ? hex + JS_PII_KEYHEX : ""; *c; c++)
         if (!s_space(*c)) ok = 0;
     js_pii_t *p = NULL;
-    if (ok) p = js_pii_new(key);
-    else if (err) *err = -EINVAL;
+    if (ok)
+        p = js_pii_new(key);
+    else if (err)
+        *err = -EINVAL;
     sodium_memzero(key, sizeof key);
     return p;
 }
@@ -152,7 +162,8 @@ static size_t s_charlen(const char *s) {
 
 static size_t s_chars(const char *s) {
     size_t n = 0;
-    for (; *s; s += s_charlen(s)) n++;
+    for (; *s; s += s_charlen(s))
+        n++;
     return n;
 }
 
@@ -174,11 +185,13 @@ static void s_put(s_out_t *o, const char *s, size_t n) {
 }
 
 static void s_put_str(s_out_t *o, const char *s) { /* ASCII only: cut anywhere */
-    for (; *s; s++) s_put(o, s, 1);
+    for (; *s; s++)
+        s_put(o, s, 1);
 }
 
 static void s_put_utf8(s_out_t *o, const char *s) { /* valid UTF-8: cut between characters */
-    for (size_t k; *s; s += k) s_put(o, s, k = s_charlen(s));
+    for (size_t k; *s; s += k)
+        s_put(o, s, k = s_charlen(s));
 }
 
 /* The national number of a phone-like contact into d (S_PHONE_DIGITS + 2
@@ -256,7 +269,8 @@ void js_pii_mask_name(const char *name, char *out, size_t cap) {
         return;
     }
     s_put(&o, name, s_charlen(name));
-    for (const char *c = name + s_charlen(name); *c; c += s_charlen(c)) s_put_str(&o, "*");
+    for (const char *c = name + s_charlen(name); *c; c += s_charlen(c))
+        s_put_str(&o, "*");
 }
 
 void js_pii_requester_key(const js_pii_t *p, const char *contact, char out[33]) {
@@ -270,8 +284,10 @@ void js_pii_requester_key(const js_pii_t *p, const char *contact, char out[33]) 
         crypto_generichash_update(&st, (const uint8_t *)d, (size_t)n);
     } else {
         const char *b = contact, *e = contact + strlen(contact);
-        while (b < e && s_space(*b)) b++;
-        while (e > b && s_space(e[-1])) e--;
+        while (b < e && s_space(*b))
+            b++;
+        while (e > b && s_space(e[-1]))
+            e--;
         /* Lower-case a chunk at a time: the hash sees the whole contact, however long. */
         uint8_t chunk[64];
         while (b < e) {

@@ -139,7 +139,8 @@ static void test_roundtrip(void **st) {
     assert_ptr_equal(s.env.id, s.id);
     assert_string_equal(s.env.subject, "");
     assert_string_equal(s.env.trace_id, "");
-    assert_true(s.env.time_ms > before - 60000 && s.env.time_ms < before + 60000); /* now, give or take a clock step */
+    assert_true(s.env.time_ms > before - 60000 &&
+                s.env.time_ms < before + 60000); /* now, give or take a clock step */
     s.env.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     size_t n;
     uint8_t *b = js_env_pack(&s.env, &n);
@@ -192,7 +193,8 @@ static void test_random_bytes(void **st) {
     for (int i = 0; i < 10000; i++) {
         uint8_t buf[300];
         size_t n = rnd() % (sizeof buf + 1);
-        for (size_t k = 0; k < n; k++) buf[k] = (uint8_t)(rnd() >> 56);
+        for (size_t k = 0; k < n; k++)
+            buf[k] = (uint8_t)(rnd() >> 56);
         if (UNPACK(buf, n) == 0) ok++;
     }
     assert_true(ok < 100); /* random bytes are (almost) never a whole envelope */
@@ -213,10 +215,13 @@ static void test_mutated(void **st) {
         memcpy(b, good, n);
         size_t len = n;
         int flips = 1 + (int)(rnd() % 4);
-        for (int k = 0; k < flips; k++) b[rnd() % len] ^= (uint8_t)(1u << (rnd() % 8));
+        for (int k = 0; k < flips; k++)
+            b[rnd() % len] ^= (uint8_t)(1u << (rnd() % 8));
         if (rnd() % 4 == 0) len = rnd() % (len + 1);
-        if (UNPACK(b, len) == 0) ok++;
-        else bad++;
+        if (UNPACK(b, len) == 0)
+            ok++;
+        else
+            bad++;
     }
     assert_int_equal(ok + bad, 10000);
     assert_true(bad > 1000); /* flips in tags and lengths do get caught */
@@ -397,7 +402,8 @@ static void test_utf8(void **st) {
     uint8_t *b;
     static const struct {
         const char *bad;
-    } cases[] = {{"bad \xff name"}, {"\xc0\xaf"}, {"\xed\xa0\x80"}, {"\xe5\xbc"}, {"\xf4\x90\x80\x80"}, {"x\x80"}};
+    } cases[] = {{"bad \xff name"}, {"\xc0\xaf"},         {"\xed\xa0\x80"},
+                 {"\xe5\xbc"},      {"\xf4\x90\x80\x80"}, {"x\x80"}};
     for (size_t i = 0; i < JS_ARRAY_LEN(cases); i++) {
         sample(&s, "ok", cases[i].bad);
         b = js_env_pack(&s.env, &n);
@@ -505,10 +511,10 @@ static void test_required(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),  cmocka_unit_test(test_random_bytes),
-        cmocka_unit_test(test_mutated),    cmocka_unit_test(test_truncated_and_big),
-        cmocka_unit_test(test_field0),     cmocka_unit_test(test_unknown),
-        cmocka_unit_test(test_utf8),       cmocka_unit_test(test_required),
+        cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_mutated),   cmocka_unit_test(test_truncated_and_big),
+        cmocka_unit_test(test_field0),    cmocka_unit_test(test_unknown),
+        cmocka_unit_test(test_utf8),      cmocka_unit_test(test_required),
     };
     return cmocka_run_group_tests_name("envelope", tests, NULL, NULL);
 }

@@ -61,7 +61,8 @@ static void test_buckets(void **st) {
         js_hist_record(h, JS_HIST_MAX_US);
         int64_t u = js_hist_percentile(h, 50);
         if (v < 32) assert_int_equal(u, v);
-        if (u < v || (double)u > (double)v * (1 + 1.0 / 32)) fail_msg("bucket of %lld ends at %lld", (long long)v, (long long)u);
+        if (u < v || (double)u > (double)v * (1 + 1.0 / 32))
+            fail_msg("bucket of %lld ends at %lld", (long long)v, (long long)u);
         assert_true(u >= last);
         last = u;
     }
@@ -75,7 +76,8 @@ static void test_uniform(void **st) {
     (void)st;
     js_hist_t *h = js_hist_new();
     const int64_t n = 100000;
-    for (int64_t v = 1; v <= n; v++) js_hist_record(h, v);
+    for (int64_t v = 1; v <= n; v++)
+        js_hist_record(h, v);
     assert_int_equal(js_hist_count(h), n);
     assert_int_equal(js_hist_max(h), n);
     assert_true(fabs(js_hist_mean(h) - 50000.5) < 1e-9);
@@ -111,7 +113,8 @@ static void test_log_uniform(void **st) {
         sum += (double)v[i];
     }
     qsort(v, n, sizeof *v, cmp_i64);
-    for (size_t k = 0; k < JS_ARRAY_LEN(QS); k++) check_q(h, QS[k], exact(v, n, QS[k]));
+    for (size_t k = 0; k < JS_ARRAY_LEN(QS); k++)
+        check_q(h, QS[k], exact(v, n, QS[k]));
     assert_int_equal(js_hist_max(h), v[n - 1]);
     assert_true(fabs(js_hist_mean(h) - sum / (double)n) < 1e-6 * sum / (double)n);
     js_hist_destroy(&h);
@@ -127,15 +130,19 @@ static void test_edges(void **st) {
     assert_true(js_hist_mean(h) == 0.0);
     /* one value: every percentile is that value */
     js_hist_record(h, 12345);
-    for (size_t k = 0; k < JS_ARRAY_LEN(QS); k++) assert_int_equal(js_hist_percentile(h, QS[k]), 12345);
+    for (size_t k = 0; k < JS_ARRAY_LEN(QS); k++)
+        assert_int_equal(js_hist_percentile(h, QS[k]), 12345);
     /* nearest rank on a small exact set: the ceil(q n)-th value, not the floor */
     js_hist_reset(h);
-    for (int v = 10; v >= 1; v--) js_hist_record(h, v);
+    for (int v = 10; v >= 1; v--)
+        js_hist_record(h, v);
     static const struct {
         double q;
         int64_t v;
-    } ranks[] = {{0, 1}, {10, 1}, {10.01, 2}, {25, 3}, {50, 5}, {50.5, 6}, {90, 9}, {91, 10}, {99.9, 10}, {100, 10}};
-    for (size_t k = 0; k < JS_ARRAY_LEN(ranks); k++) assert_int_equal(js_hist_percentile(h, ranks[k].q), ranks[k].v);
+    } ranks[] = {{0, 1},    {10, 1}, {10.01, 2}, {25, 3},    {50, 5},
+                 {50.5, 6}, {90, 9}, {91, 10},   {99.9, 10}, {100, 10}};
+    for (size_t k = 0; k < JS_ARRAY_LEN(ranks); k++)
+        assert_int_equal(js_hist_percentile(h, ranks[k].q), ranks[k].v);
     /* negatives count as 0 */
     js_hist_reset(h);
     js_hist_record(h, -5);
@@ -180,7 +187,8 @@ static void test_merge_reset(void **st) {
     assert_int_equal(js_hist_count(a), js_hist_count(all));
     assert_int_equal(js_hist_max(a), js_hist_max(all));
     assert_true(js_hist_mean(a) == js_hist_mean(all));
-    for (int t = 0; t <= 1000; t++) assert_int_equal(js_hist_percentile(a, t / 10.0), js_hist_percentile(all, t / 10.0));
+    for (int t = 0; t <= 1000; t++)
+        assert_int_equal(js_hist_percentile(a, t / 10.0), js_hist_percentile(all, t / 10.0));
     /* the lower half is a's, the upper half b's */
     assert_true(js_hist_percentile(a, 49) < 5200);
     assert_true(js_hist_percentile(a, 51) >= 1000000);
@@ -248,7 +256,8 @@ static void test_json(void **st) {
     *js_metrics_counter(m, "huge") = UINT64_MAX;
     js_metrics_counter(m, "bad \xff name");
     js_hist_t *h = js_metrics_hist(m, "fcall_us");
-    for (int v = 1; v <= 1000; v++) js_hist_record(h, v);
+    for (int v = 1; v <= 1000; v++)
+        js_hist_record(h, v);
     js_metrics_hist(m, "idle_us");
     j = js_metrics_json(m);
     json_error_t e;
@@ -314,7 +323,8 @@ static void test_prometheus(void **st) {
     *js_metrics_counter(m, "bytes_total") = 9;
     js_metrics_counter(m, "派单");
     js_hist_t *h = js_metrics_hist(m, "fire_lag_us");
-    for (int v = 1; v <= 100000; v++) js_hist_record(h, v);
+    for (int v = 1; v <= 100000; v++)
+        js_hist_record(h, v);
     p = js_metrics_prometheus(m);
     check_exposition(p);
     char *text = malloc(strlen(p) + 2);
@@ -326,7 +336,9 @@ static void test_prometheus(void **st) {
         "jiesu_deadline_timer_orders_received_total 7",
         "# TYPE jiesu_deadline_timer_bytes_total counter",
         "jiesu_deadline_timer_bytes_total 9",
-        "jiesu_deadline_timer_" "______" "_total 0", /* 派单: six bytes, six underscores */
+        "jiesu_deadline_timer_"
+        "______"
+        "_total 0", /* 派单: six bytes, six underscores */
         "# TYPE jiesu_deadline_timer_fire_lag_us summary",
         "jiesu_deadline_timer_fire_lag_us_sum 5000050000",
         "jiesu_deadline_timer_fire_lag_us_count 100000",
@@ -352,8 +364,9 @@ static void test_prometheus(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buckets),     cmocka_unit_test(test_uniform),  cmocka_unit_test(test_log_uniform),
-        cmocka_unit_test(test_edges),       cmocka_unit_test(test_merge_reset), cmocka_unit_test(test_counters),
+        cmocka_unit_test(test_buckets),     cmocka_unit_test(test_uniform),
+        cmocka_unit_test(test_log_uniform), cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_merge_reset), cmocka_unit_test(test_counters),
         cmocka_unit_test(test_json),        cmocka_unit_test(test_prometheus),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);

@@ -64,7 +64,8 @@ static void test_seal_open(void **st) {
         }
     assert_int_equal(js_pii_open(p, sealed, n, out, &ol), 0);
     /* cut or lengthened */
-    for (size_t len = 0; len < n; len++) assert_int_equal(js_pii_open(p, sealed, len, out, &ol), -EBADMSG);
+    for (size_t len = 0; len < n; len++)
+        assert_int_equal(js_pii_open(p, sealed, len, out, &ol), -EBADMSG);
     uint8_t longer[80];
     memcpy(longer, sealed, n);
     longer[n] = 0;
@@ -119,7 +120,7 @@ static void test_mask_contact(void **st) {
         {"123456789", "1****6789"},
         {"12345678", "****5678"},
         {"1234567", "****567"},
-        {"123456", "1***"}, /* too short for a phone */
+        {"123456", "1***"},    /* too short for a phone */
         {"12345+678", "1***"}, /* '+' only in front */
         {"someone@example.cn", "s***@example.cn"},
         {"a@b.cn", "a***@b.cn"},
@@ -140,7 +141,8 @@ static void test_mask_contact(void **st) {
     for (size_t i = 0; i < JS_ARRAY_LEN(cases); i++) {
         memset(out, 'X', sizeof out);
         js_pii_mask(cases[i].in, out, sizeof out);
-        if (strcmp(out, cases[i].out) != 0) fail_msg("mask(\"%s\") = \"%s\", want \"%s\"", cases[i].in, out, cases[i].out);
+        if (strcmp(out, cases[i].out) != 0)
+            fail_msg("mask(\"%s\") = \"%s\", want \"%s\"", cases[i].in, out, cases[i].out);
     }
     js_pii_mask(NULL, out, sizeof out);
     assert_string_equal(out, "****");
@@ -151,10 +153,18 @@ static void test_mask_contact(void **st) {
         size_t cap;
         const char *out;
     } cut[] = {
-        {"13812345678", 4, "138"},      {"13812345678", 6, "138**"},     {"13812345678", 1, ""},
-        {"微信号abc", 3, ""},           {"微信号abc", 4, "微"},           {"微信号abc", 5, "微*"},
-        {"张三@例子.中国", 7, "张***"},   {"张三@例子.中国", 8, "张***@"},   {"张三@例子.中国", 10, "张***@"},
-        {"张三@例子.中国", 11, "张***@例"}, {"😀abc", 4, ""},             {"😀abc", 5, "😀"},
+        {"13812345678", 4, "138"},
+        {"13812345678", 6, "138**"},
+        {"13812345678", 1, ""},
+        {"微信号abc", 3, ""},
+        {"微信号abc", 4, "微"},
+        {"微信号abc", 5, "微*"},
+        {"张三@例子.中国", 7, "张***"},
+        {"张三@例子.中国", 8, "张***@"},
+        {"张三@例子.中国", 10, "张***@"},
+        {"张三@例子.中国", 11, "张***@例"},
+        {"😀abc", 4, ""},
+        {"😀abc", 5, "😀"},
     };
     for (size_t i = 0; i < JS_ARRAY_LEN(cut); i++) {
         char small[32];
@@ -176,9 +186,9 @@ static void test_mask_name(void **st) {
     static const struct {
         const char *in, *out;
     } cases[] = {
-        {"张三丰", "张**"}, {"张三", "张*"},     {"欧阳娜娜", "欧***"}, {"Li", "L*"},
-        {"Li Lei", "L*****"}, {"😀x", "😀*"},     {"x😀😀", "x**"},     {"阿卜杜·热合曼", "阿******"},
-        {"张", "*"},         {"", ""},          {"\xff\xfe", "*"},     {"张\xe4", "*"},
+        {"张三丰", "张**"},   {"张三", "张*"}, {"欧阳娜娜", "欧***"}, {"Li", "L*"},
+        {"Li Lei", "L*****"}, {"😀x", "😀*"},    {"x😀😀", "x**"},        {"阿卜杜·热合曼", "阿******"},
+        {"张", "*"},          {"", ""},        {"\xff\xfe", "*"},     {"张\xe4", "*"},
     };
     char out[64];
     for (size_t i = 0; i < JS_ARRAY_LEN(cases); i++) {
@@ -365,8 +375,9 @@ static void test_key_files(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_seal_open),    cmocka_unit_test(test_mask_contact), cmocka_unit_test(test_mask_name),
-        cmocka_unit_test(test_requester_key), cmocka_unit_test(test_key_files),
+        cmocka_unit_test(test_seal_open), cmocka_unit_test(test_mask_contact),
+        cmocka_unit_test(test_mask_name), cmocka_unit_test(test_requester_key),
+        cmocka_unit_test(test_key_files),
     };
     return cmocka_run_group_tests_name("pii", tests, NULL, NULL);
 }
