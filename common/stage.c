@@ -74,14 +74,8 @@ int js_env_unpack_arena(js_arena_t *a, const uint8_t *buf, size_t len, size_t ma
         snprintf(err, errlen, "not a jiesu.v1.Envelope (protobuf decoding failed)");
         return -EPROTO;
     }
-    int rc = js_msg_check(&e->base, err, errlen);
+    int rc = js_env_check(e, err, errlen); /* the same checks as js_env_unpack */
     if (rc < 0) return rc;
-    const char *missing = !*e->id ? "id" : !*e->type ? "type" : !*e->source ? "source" : NULL;
-    if (!missing && e->payload_case == JIESU__V1__ENVELOPE__PAYLOAD__NOT_SET) missing = "payload";
-    if (missing) {
-        snprintf(err, errlen, "envelope.%s is required", missing);
-        return JS_EREQUIRED;
-    }
     *out = e;
     return 0;
 }
