@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "cls.h"
+#include "../../services/classifier/cls.h"
 #include "envelope.h"
 #include "ids.h"
 #include "jsdefs.h"
