@@ -108,7 +108,7 @@ static int cmp_fired(const void *a, const void *b) {
 static void fire_all(deadline_t *d) {
     int64_t now = now_ms(d);
     /* Due order across buckets: a lease that ran out sorts by its clock's due. */
-    qsort(d->fired, d->nfired, sizeof *d->fired, cmp_fired);
+    if (d->nfired > 1) qsort(d->fired, d->nfired, sizeof *d->fired, cmp_fired);
     for (size_t i = 0; i < d->nfired; i++) {
         fired_t *f = &d->fired[i];
         js_timer_t *t = &f->t;
