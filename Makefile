@@ -55,7 +55,7 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-
             libhiredis-dev libuv1-dev redis-server libjansson-dev libsodium-dev libcmocka-dev \
             libopencc-dev libh2o-dev protobuf-compiler python3-zmq python3-protobuf python3-pytest
 
-.PHONY: all deps run stop test unit system bench clean install help py
+.PHONY: all deps run stop test unit system bench clean install help py model
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -70,6 +70,7 @@ help:
 	@echo "make stop     stop what 'make run' started"
 	@echo "make test     unit tests (ASan+UBSan) and system tests"
 	@echo "make bench    benchmarks, one JSON line each (BENCH=name for one)"
+	@echo "make model    rebuild the classifier's topic model from ../shared/data"
 	@echo "make install  PREFIX=$(PREFIX)"
 	@echo "make clean"
 
@@ -165,6 +166,14 @@ system:
 test: deps
 	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) SANITIZE=1 OPT="-O1 -g" all unit-bins
 	@scripts/test.sh $(TEST_BUILD)
+
+# ---- classifier model ------------------------------------------------------
+# The shipped model (config/classifier/topic.model) is rebuilt from the
+# training file in ../shared (not shipped: see docs/CLASSIFIER.md).
+SHARED ?= ../shared
+model: $(BUILD)/bin/jiesu-train
+	$(BUILD)/bin/jiesu-train --data $(SHARED)/data/tipdm/topics-train.tsv --out config/classifier/topic.model \
+	  --seed 12345 --holdout 0.2 --folds 5 --sample-out tests/data/topics-sample.tsv --sample-n 300
 
 # ---- bench -----------------------------------------------------------------
 bench: deps all
