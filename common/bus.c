@@ -188,13 +188,20 @@ static void s_process(js_sock_t *s) {
     if (s->closing || s->in_process) return;
     s->in_process = true;
     int n = 0;
-    bool more_later = false, told_writable = false;
+    bool more_later = false;
+    int told_writable = 0;
     while (!s->closing) {
         uint32_t ev = 0;
         size_t evlen = sizeof ev;
         if (zmq_getsockopt(s->z, ZMQ_EVENTS, &ev, &evlen) < 0) break;
-        if ((ev & ZMQ_POLLOUT) && s->wcb && !told_writable) {
-            told_writable = true; /* once per turn: a callback that re-arms waits for the next edge */
+        if ((ev & ZMQ_POLLOUT) && s->wcb) {
+            /* POLLOUT promises a message can go: a callback that re-armed after
+             * -EAGAIN finds POLLOUT gone on the next look. The cap only guards
+             * against a peer that keeps promising; then look again next turn. */
+            if (++told_writable > 64) {
+                more_later = true;
+                break;
+            }
             js_sock_writable_cb cb = s->wcb;
             s->wcb = NULL;
             cb(s, s->warg);
