@@ -53,7 +53,7 @@ UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Debian packages: build, run and test.
 DEB_PKGS := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
             libhiredis-dev libuv1-dev redis-server libjansson-dev libsodium-dev libcmocka-dev \
-            libopencc-dev libh2o-dev protobuf-compiler python3-zmq python3-protobuf python3-pytest
+            libopencc-dev libh2o-dev protobuf-compiler python3-zmq python3-protobuf python3-pytest python3-yaml
 
 .PHONY: all deps run stop test unit system bench clean install help py model
 .DEFAULT_GOAL := all
