@@ -30,6 +30,7 @@ def run(args):
     sys.stderr.write(out.stderr)
     lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
     if out.returncode != 0 or not lines:
+        sys.stderr.write("\n".join(lines) + "\n")
         raise SystemExit(f"bench: jiesu-bench {' '.join(args)} failed ({out.returncode})")
     return json.loads(lines[-1]), lines[-1]
 

@@ -55,12 +55,10 @@ static int64_t now_us(void) { return js_mono_us(); }
 
 static int send_submission(void *sock, long seq, const char *run) {
     Jiesu__V1__Submission s = JIESU__V1__SUBMISSION__INIT;
-    char title[48], key[64];
-    snprintf(title, sizeof title, "bench-%ld", seq);
-    snprintf(key, sizeof key, "%s-%ld", run, seq);
+    char key[64];
+    snprintf(key, sizeof key, "%s-%ld", run, seq); /* the order carries it back: "-:RUN-SEQ" */
     s.channel = JIESU__V1__CHANNEL__CHANNEL_WEB;
     s.content = (char *)texts[seq % (long)JS_ARRAY_LEN(texts)];
-    s.title = title;
     s.idempotency_key = key;
     js_env_t env = JIESU__V1__ENVELOPE__INIT;
     char id[JS_ID_LEN + 1];
@@ -72,10 +70,12 @@ static int send_submission(void *sock, long seq, const char *run) {
     return zmq_send(sock, buf, n, ZMQ_DONTWAIT) < 0 ? -errno : 0;
 }
 
-static long seq_of_title(const char *t) {
-    if (strncmp(t, "bench-", 6) != 0) return -1;
+/* "-:RUN-SEQ" -> SEQ, or -1 for an order of another run. */
+static long seq_of_key(const char *k, const char *run) {
+    size_t rl = strlen(run);
+    if (strncmp(k, "-:", 2) != 0 || strncmp(k + 2, run, rl) != 0 || k[2 + rl] != '-') return -1;
     char *end;
-    long v = strtol(t + 6, &end, 10);
+    long v = strtol(k + 3 + rl, &end, 10);
     return *end ? -1 : v;
 }
 
@@ -202,7 +202,7 @@ static int run_pipeline(const opts_t *o) {
             if (zmq_msg_size(&topic) == 22 && memcmp(zmq_msg_data(&topic), "jiesu.order.dispatched", 22) == 0) {
                 Jiesu__V1__Envelope *e = jiesu__v1__envelope__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
                 if (e && e->payload_case == JIESU__V1__ENVELOPE__PAYLOAD_ORDER) {
-                    long seq = seq_of_title(e->order->title);
+                    long seq = seq_of_key(e->order->idempotency_key, run);
                     if (seq >= 0 && seq < N && sent[seq] && !done[seq]) {
                         done[seq] = 1;
                         dispatched++;
