@@ -26,7 +26,7 @@ const js_conf_def_t js_svc_common_keys[] = {
     {"events.maxlen", "1000000", "approximate bound of the Redis event stream jiesu:events"},
     {"redrive_ms", "10000", "an order not taken by the next stage in this time is re-driven"},
     {"sweep_ms", "1000", "how often a stage looks for orders to re-drive"},
-    {"batch_max", "512", "most orders per Redis call"},
+    {"batch_max", "64", "most orders per Redis call (larger batches cost Redis more per order)"},
     {"max_msg_bytes", "1048576", "largest message a socket accepts (ZMQ_MAXMSGSIZE)"},
     {"forward_queue_max", "100000", "orders queued for a slow next stage; past it they wait for re-drive"},
     {NULL, NULL, NULL},

@@ -45,7 +45,7 @@ struct js_stage {
     char stage_s[16], stage_name[32];
     uint64_t *c_in, *c_applied, *c_stale, *c_unknown, *c_bad, *c_failed, *c_skipped;
     uint64_t *c_forward_dropped, *c_redriven;
-    js_hist_t *h_fcall;
+    js_hist_t *h_fcall, *h_batch;
 };
 
 static const char *s_stage_names[] = {
@@ -229,6 +229,7 @@ static void s_flush(js_stage_t *s) {
 #undef ARG
 #undef ARGS
     b->started_us = js_mono_us();
+    js_hist_record(s->h_batch, b->n);
     int rc = js_store_commandargv(s->svc->store, s_reply, b, k, argv, lens);
     free(argv);
     free(lens);
@@ -402,6 +403,7 @@ js_stage_t *js_stage_new(js_svc_t *svc, const js_stage_opts_t *o, int *err) {
     s->c_forward_dropped = js_metrics_counter(m, "forward_dropped");
     s->c_redriven = js_metrics_counter(m, "orders_redriven");
     s->h_fcall = js_metrics_hist(m, "fcall_us");
+    s->h_batch = js_metrics_hist(m, "batch_orders"); /* a count, kept in the same histogram type */
 
     js_sock_opts_t so;
     js_svc_sock_opts(svc, &so);

@@ -38,6 +38,7 @@ typedef struct item {
 typedef struct batch {
     struct intake *in;
     int n;
+    int64_t started_us;
     item_t *items;
 } batch_t;
 
@@ -52,7 +53,7 @@ typedef struct intake {
     bool paused;
     int64_t redrive_ms, maxlen, idem_ttl, max_msg;
     uint64_t *c_received, *c_duplicate, *c_rejected, *c_failed, *c_forward_dropped, *c_reply_dropped;
-    js_hist_t *h_store;
+    js_hist_t *h_store, *h_batch;
 } intake_t;
 
 #define MAX_INFLIGHT 8
@@ -119,6 +120,7 @@ static void on_stored(js_store_t *st, const redisReply *r, int status, void *arg
     JS_UNUSED(st);
     batch_t *b = arg;
     intake_t *in = b->in;
+    js_hist_record(in->h_store, js_mono_us() - b->started_us);
     bool ok = status == 0 && r && r->type == REDIS_REPLY_ARRAY && (int)r->elements == b->n;
     if (!ok) {
         const char *why = status < 0 ? js_strerror(status)
@@ -190,6 +192,8 @@ static void flush(intake_t *in) {
     }
 #undef ARG
 #undef ARGS
+    b->started_us = js_mono_us();
+    js_hist_record(in->h_batch, b->n);
     int rc = js_store_commandargv(in->svc.store, on_stored, b, k, argv, lens);
     free(argv);
     free(lens);
@@ -373,6 +377,8 @@ int main(int argc, char **argv) {
     in.c_failed = js_metrics_counter(svc->metrics, "orders_not_stored");
     in.c_forward_dropped = js_metrics_counter(svc->metrics, "forward_dropped");
     in.c_reply_dropped = js_metrics_counter(svc->metrics, "replies_unroutable");
+    in.h_store = js_metrics_hist(svc->metrics, "fcall_us");
+    in.h_batch = js_metrics_hist(svc->metrics, "batch_orders");
 
     js_sock_opts_t o;
     js_svc_sock_opts(svc, &o);

@@ -22,6 +22,7 @@
 #include "ids.h"
 #include "jsdefs.h"
 #include "metrics.h"
+#include "timer.h"
 
 typedef struct opts {
     const char *intake, *bus, *redis_host;
@@ -32,6 +33,7 @@ typedef struct opts {
     int window;        /* unanswered submissions per connection */
     int timeout_s;
     int batch;         /* ceiling: orders per FCALL */
+    long lag;          /* ceiling: batches between an order's steps */
     double ceiling;    /* pipeline: the ceiling measured before, for the ratio */
     const char *name;  /* bench name in the JSON line */
 } opts_t;
@@ -297,6 +299,80 @@ static size_t make_blob(uint8_t *buf, const char *id, int stage, long seq) {
     return jiesu__v1__order__pack(&o, buf);
 }
 
+/* Append one FCALL for orders [first, first + n) at step 0 (receive), 1
+ * (classify) or 2 (dispatch, arming two timers in the order's bucket). */
+static void s_ceiling_call(redisContext *c, int step, char (*ids)[JS_ID_LEN + 1], long first, int n,
+                           const uint8_t *blob, size_t bl, const char *run) {
+    static const char *argv[8 + 64 * 20];
+    static size_t lens[8 + 64 * 20];
+    static char keys[64][40], idem[64][80], tm[64][2][96], tb[64][8];
+    char nk[16], now[24], redrive[24], tfire[24];
+    const char *maxlen = "1000000", *ttl = "3600";
+    int64_t t = js_now_ms();
+    snprintf(nk, sizeof nk, "%d", n);
+    snprintf(now, sizeof now, "%lld", (long long)t);
+    snprintf(redrive, sizeof redrive, "%lld", (long long)t + 600000);
+    snprintf(tfire, sizeof tfire, "%lld", (long long)t + 86400000);
+    int k = 0;
+#define A(p, l) (argv[k] = (p), lens[k] = (l), k++)
+#define AS(p) A(p, strlen(p))
+    AS("FCALL");
+    AS(step == 0 ? "jiesu_receive" : "jiesu_advance");
+    AS(nk);
+    for (int i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof keys[i], "o:{%s}", ids[first + i]);
+        AS(keys[i]);
+    }
+    if (step == 0) {
+        AS(now);
+        AS(redrive);
+        AS(maxlen);
+        AS(ttl);
+    } else {
+        AS(maxlen);
+    }
+    for (int i = 0; i < n; i++) {
+        const char *id = ids[first + i];
+        if (step == 0) {
+            snprintf(idem[i], sizeof idem[i], "-:%s-%ld", run, first + i);
+            A(id, JS_ID_LEN);
+            AS(idem[i]);
+            A((const char *)blob, bl);
+            A("", 0);
+            AS("jiesu.order.received");
+            A((const char *)blob, bl + 100 > 2048 ? bl : bl + 100);
+            continue;
+        }
+        A(id, JS_ID_LEN);
+        AS(step == 1 ? "1" : "2");
+        AS(step == 1 ? "1" : "2");
+        AS(step == 1 ? "2" : "4");
+        A((const char *)blob, bl);
+        AS(step == 1 ? "jiesu.order.classified" : "jiesu.order.dispatched");
+        A((const char *)blob, bl + 100 > 2048 ? bl : bl + 100);
+        AS(step == 1 ? redrive : "0");
+        AS(step == 1 ? "0" : "2");
+        if (step == 2) {
+            snprintf(tb[i], sizeof tb[i], "%d", js_timer_bucket(id, 16));
+            for (int x = 0; x < 2; x++) {
+                snprintf(tm[i][x], sizeof tm[i][x], "%s|city-housing|%c|%d|%lld|%lld", id, x ? 'r' : 'h', x ? 2 : 0,
+                         (long long)t, (long long)t + 86400000);
+                AS(tb[i]);
+                AS(tfire);
+                AS(tm[i][x]);
+            }
+        }
+    }
+#undef A
+#undef AS
+    redisAppendCommandArgv(c, k, argv, lens);
+}
+
+/* The Redis Functions alone, in the pattern the pipeline calls them: batches
+ * of `batch` orders, and an order classified `lag` batches after it was
+ * received and dispatched `lag` batches after that (in the pipeline an order's
+ * keys are cold again by its next step; a ceiling that touched them at once
+ * would flatter Redis's caches). */
 static int run_ceiling(const opts_t *o) {
     redisContext *c = redisConnect(o->redis_host, o->redis_port);
     if (!c || c->err) {
@@ -308,82 +384,28 @@ static int run_ceiling(const opts_t *o) {
     r = redisCommand(c, "FLUSHDB");
     freeReplyObject(r);
     long N = o->orders;
-    int B = o->batch;
-    char (*ids)[JS_ID_LEN + 1] = malloc((size_t)B * sizeof *ids);
-    char (*keys)[40] = malloc((size_t)B * sizeof *keys);
-    char (*idem)[64] = malloc((size_t)B * sizeof *idem);
-    uint8_t blob[2048], env[2400];
-    const int depth = 8; /* batches in flight */
-    int64_t t0 = now_us();
-    long done = 0;
+    int B = o->batch > 64 ? 64 : o->batch;
+    long nb = (N + B - 1) / B, lag = o->lag;
+    char (*ids)[JS_ID_LEN + 1] = malloc((size_t)N * sizeof *ids);
+    for (long i = 0; i < N; i++) js_id_new(ids[i]);
+    char run[JS_ID_LEN + 1];
+    js_id_new(run);
+    uint8_t blob[2048];
+    size_t bl = make_blob(blob, ids[0], 1, 0);
+    const int depth = 24; /* calls in flight */
     int inflight = 0;
-    /* Each "round" sends 3 FCALLs for one batch: receive, classify, dispatch (+2 timers). */
-    const char **argv = malloc(sizeof(char *) * (size_t)(8 + B * 16));
-    size_t *lens = malloc(sizeof(size_t) * (size_t)(8 + B * 16));
-    char nk[16], now[24], redrive[24], maxlen[] = "1000000", ttl[] = "3600";
-    char tfire[24], tmember[B][96];
-    while (done < N || inflight > 0) {
-        if (done < N && inflight < depth * 3) {
-            int n = (int)((N - done) < B ? (N - done) : B);
-            snprintf(nk, sizeof nk, "%d", n);
-            snprintf(now, sizeof now, "%lld", (long long)js_now_ms());
-            snprintf(redrive, sizeof redrive, "%lld", (long long)js_now_ms() + 600000);
-            size_t bl = make_blob(blob, "x", 1, done);
-            memcpy(env, blob, bl);
-            for (int i = 0; i < n; i++) {
-                js_id_new(ids[i]);
-                snprintf(keys[i], sizeof keys[i], "o:{%s}", ids[i]);
-                snprintf(idem[i], sizeof idem[i], "-:%s-%ld", ids[0], done + i);
-                snprintf(tmember[i], sizeof tmember[i], "%s|city-housing|h|0|0|0", ids[i]);
-            }
+    int64_t t0 = now_us();
+    for (long tick = 0; tick < nb + 2 * lag || inflight > 0;) {
+        if (tick < nb + 2 * lag && inflight < depth) {
             for (int step = 0; step < 3; step++) {
-                int k = 0;
-                argv[k] = "FCALL", lens[k++] = 5;
-                argv[k] = step == 0 ? "jiesu_receive" : "jiesu_advance";
-                lens[k] = strlen(argv[k]), k++;
-                argv[k] = nk, lens[k++] = strlen(nk);
-                for (int i = 0; i < n; i++) argv[k] = keys[i], lens[k++] = strlen(keys[i]);
-                if (step == 0) {
-                    argv[k] = now, lens[k++] = strlen(now);
-                    argv[k] = redrive, lens[k++] = strlen(redrive);
-                    argv[k] = maxlen, lens[k++] = strlen(maxlen);
-                    argv[k] = ttl, lens[k++] = strlen(ttl);
-                    for (int i = 0; i < n; i++) {
-                        argv[k] = ids[i], lens[k++] = JS_ID_LEN;
-                        argv[k] = idem[i], lens[k] = strlen(idem[i]), k++;
-                        argv[k] = (char *)blob, lens[k++] = bl;
-                        argv[k] = "", lens[k++] = 0;
-                        argv[k] = "jiesu.order.received", lens[k++] = 20;
-                        argv[k] = (char *)env, lens[k++] = bl + 100;
-                    }
-                } else {
-                    argv[k] = maxlen, lens[k++] = strlen(maxlen);
-                    snprintf(tfire, sizeof tfire, "%lld", (long long)js_now_ms() + 86400000);
-                    for (int i = 0; i < n; i++) {
-                        argv[k] = ids[i], lens[k++] = JS_ID_LEN;
-                        argv[k] = step == 1 ? "1" : "2", lens[k++] = 1;
-                        argv[k] = step == 1 ? "1" : "2", lens[k++] = 1;
-                        argv[k] = step == 1 ? "2" : "4", lens[k++] = 1;
-                        argv[k] = (char *)blob, lens[k++] = bl;
-                        argv[k] = step == 1 ? "jiesu.order.classified" : "jiesu.order.dispatched";
-                        lens[k] = strlen(argv[k]), k++;
-                        argv[k] = (char *)env, lens[k++] = bl + 100;
-                        argv[k] = step == 1 ? redrive : "0", lens[k] = strlen(argv[k]), k++;
-                        argv[k] = step == 1 ? "0" : "2", lens[k++] = 1;
-                        if (step == 2) {
-                            for (int t = 0; t < 2; t++) {
-                                argv[k] = "0", lens[k++] = 1;
-                                argv[k] = tfire, lens[k++] = strlen(tfire);
-                                tmember[i][strlen(tmember[i]) - 7] = t ? 'r' : 'h';
-                                argv[k] = tmember[i], lens[k++] = strlen(tmember[i]);
-                            }
-                        }
-                    }
-                }
-                redisAppendCommandArgv(c, k, argv, lens);
+                long b = tick - step * lag;
+                if (b < 0 || b >= nb) continue;
+                long first = b * B;
+                int n = (int)(N - first < B ? N - first : B);
+                s_ceiling_call(c, step, ids, first, n, blob, bl, run);
                 inflight++;
             }
-            done += n;
+            tick++;
             continue;
         }
         void *rep;
@@ -398,20 +420,17 @@ static int run_ceiling(const opts_t *o) {
         }
         freeReplyObject(rr);
         inflight--;
+        if (tick >= nb + 2 * lag && inflight == 0) break;
     }
     double secs = (double)(now_us() - t0) / 1e6;
     printf("{\"bench\":\"ceiling\",\"orders\":%ld,\"seconds\":%.3f,\"orders_per_s\":%.0f,\"fcalls_per_s\":%.0f,"
-           "\"batch\":%d}\n",
-           N, secs, (double)N / secs, 3.0 * (double)N / B / secs, B);
+           "\"batch\":%d,\"lag_batches\":%ld}\n",
+           N, secs, (double)N / secs, 3.0 * (double)nb / secs, B, lag);
     fflush(stdout);
     r = redisCommand(c, "FLUSHDB");
     freeReplyObject(r);
     redisFree(c);
     free(ids);
-    free(keys);
-    free(idem);
-    free(argv);
-    free(lens);
     return 0;
 }
 
@@ -427,7 +446,8 @@ static void usage(FILE *f) {
             "  --rate R           orders per second offered, 0 = flat out (0)\n"
             "  --window W         unanswered submissions per connection (2000)\n"
             "  --timeout-s S      give up after S seconds without progress (30)\n"
-            "  --batch B          ceiling: orders per FCALL (64)\n"
+            "  --batch B          ceiling: orders per FCALL (64, at most 64)\n"
+            "  --lag L            ceiling: batches between an order's steps (100)\n"
             "  --ceiling X        pipeline: report the ratio to this ceiling (orders/s)\n"
             "  --name NAME        bench name in the JSON line (pipeline)\n");
 }
@@ -442,7 +462,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (strcmp(argv[1], "classifier") == 0) return cls_bench_main(argc - 1, argv + 1);
-    opts_t o = {"tcp://127.0.0.1:7010", "tcp://127.0.0.1:7002", "127.0.0.1", 6390, 100000, 4, 0, 2000, 30, 64, 0,
+    opts_t o = {"tcp://127.0.0.1:7010", "tcp://127.0.0.1:7002", "127.0.0.1", 6390, 100000, 4, 0, 2000, 30, 64, 100, 0,
                 argv[1]};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -460,6 +480,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--window")) o.window = atoi(v);
         else if (!strcmp(a, "--timeout-s")) o.timeout_s = atoi(v);
         else if (!strcmp(a, "--batch")) o.batch = atoi(v);
+        else if (!strcmp(a, "--lag")) o.lag = atol(v);
         else if (!strcmp(a, "--ceiling")) o.ceiling = atof(v);
         else if (!strcmp(a, "--name")) o.name = v;
         else {
@@ -468,7 +489,7 @@ int main(int argc, char **argv) {
         }
         i++;
     }
-    if (o.orders <= 0 || o.connections <= 0 || o.window <= 0 || o.batch <= 0 || o.batch > 10000) {
+    if (o.orders <= 0 || o.connections <= 0 || o.window <= 0 || o.batch <= 0 || o.batch > 10000 || o.lag < 0) {
         fprintf(stderr, "jiesu-bench: orders, connections, window and batch must be positive\n");
         return 1;
     }
