@@ -162,3 +162,21 @@ def test_every_binary_answers_help_and_version():
         assert v.returncode == 0 and v.stdout.startswith(f"jiesu-{name} ")
         bad = subprocess.run([exe, "--no-such-key", "1"], capture_output=True, text=True, timeout=30)
         assert bad.returncode == 1 and "no-such-key" in bad.stderr
+
+
+def test_dispositions_end_in_their_stage(suite):
+    sub = suite.subscriber(b"jiesu.order.")
+    d = suite.dealer()
+    fire = request(d, submission("我家楼下的饭店着火了，浓烟很大")).submit_reply.order_id
+    emoji = request(d, submission("😀😀😀！！！")).submit_reply.order_id
+    legal = request(d, submission("劳动争议已申请仲裁，仲裁委已受理，公司还在拖")).submit_reply.order_id
+    want = {fire: "jiesu.order.transferred", emoji: "jiesu.order.manual", legal: "jiesu.order.closed"}
+    got = events(sub, lambda g: all(any(t == w and e.subject == o for t, e in g) for o, w in want.items()))
+    last = {e.subject: (t, e) for t, e in got if e.subject in want}
+    t, e = last[fire]
+    assert e.order.classification.rule == "emergency-fire" and e.order.urgency == types_pb2.URGENCY_EMERGENCY
+    assert e.order.stage == types_pb2.STAGE_TRANSFERRED and e.order.close_reason
+    t, e = last[emoji]
+    assert e.order.stage == types_pb2.STAGE_MANUAL and "Chinese" in e.order.classification.reason
+    t, e = last[legal]
+    assert e.order.stage == types_pb2.STAGE_CLOSED and e.order.disposition == types_pb2.DISPOSITION_LEGAL_PROCEDURE
