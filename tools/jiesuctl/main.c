@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "cmd_calendar.h"
 #include "conf.h"
 #include "ctl_json.h"
 #include "ctl_redis.h"
@@ -23,13 +24,6 @@
 #include "ids.h"
 #include "jsdefs.h"
 #include "pbjson.h"
-
-/* cmd_calendar.c is written beside this file by another hand; until it is
- * there the verb says so instead of breaking the build of everything else. */
-#if __has_include("cmd_calendar.h")
-#include "cmd_calendar.h"
-#define HAVE_CMD_CALENDAR 1
-#endif
 
 #define HB_TOPIC "jiesu.heartbeat."
 
@@ -500,14 +494,7 @@ static int s_cmd_ping(ctl_t *c, int argc, char **argv) {
 /* ---- calendar --------------------------------------------------------------- */
 
 static int s_cmd_calendar(ctl_t *c, int argc, char **argv) {
-#ifdef HAVE_CMD_CALENDAR
     return cmd_calendar(argc, argv, js_conf_str(c->conf, "calendar-dir"));
-#else
-    JS_UNUSED(c);
-    JS_UNUSED(argc);
-    JS_UNUSED(argv);
-    return s_fail("calendar: this build of jiesuctl has no calendar");
-#endif
 }
 
 /* ---- verbs and main --------------------------------------------------------- */
