@@ -6,41 +6,53 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+
 int js_timer_parse(const char *m, size_t len, js_timer_t *t) {
     char buf[256];
     if (len >= sizeof buf) return -EINVAL;
     memcpy(buf, m, len);
     buf[len] = '\0';
-    char *f[6], *save = NULL;
+    char *f[8], *save = NULL;
     int n = 0;
     for (char *p = strtok_r(buf, "|", &save); p; p = strtok_r(NULL, "|", &save)) {
-        if (n == 6) return -EINVAL;
+        if (n == 8) return -EINVAL;
         f[n++] = p;
     }
-    if (n != 6 || strlen(f[0]) >= sizeof t->order || strlen(f[1]) >= sizeof t->unit || strlen(f[2]) != 1 ||
+    if (n != 8 || strlen(f[0]) >= sizeof t->order || strlen(f[1]) >= sizeof t->unit || strlen(f[2]) != 1 ||
         (f[2][0] != 'r' && f[2][0] != 'h'))
         return -EINVAL;
-    char *e1, *e2, *e3;
-    long idx = strtol(f[3], &e1, 10);
+    char *e1, *e2, *e3, *e4, *e5;
+    long idx = strtol(f[3], &e1, 10), amount = strtol(f[6], &e4, 10), unit = strtol(f[7], &e5, 10);
     long long s = strtoll(f[4], &e2, 10), d = strtoll(f[5], &e3, 10);
-    if (*e1 || *e2 || *e3 || idx < 0 || idx > 16 || d < s) return -EINVAL;
+    if (*e1 || *e2 || *e3 || *e4 || *e5 || idx < 0 || idx > 16 || d < s || amount <= 0 || amount > 87600 ||
+        unit < 1 || unit > 3)
+        return -EINVAL;
     strcpy(t->order, f[0]);
     strcpy(t->unit, f[1]);
     t->kind = f[2][0];
     t->idx = (int)idx;
     t->start_ms = s;
     t->due_ms = d;
+    t->amount = (int)amount;
+    t->limit_unit = (int)unit;
     return 0;
 }
 
 int js_timer_format(const js_timer_t *t, char *out, size_t cap) {
-    int n = snprintf(out, cap, "%s|%s|%c|%d|%lld|%lld", t->order, t->unit, t->kind, t->idx,
-                     (long long)t->start_ms, (long long)t->due_ms);
+    int n = snprintf(out, cap, "%s|%s|%c|%d|%lld|%lld|%d|%d", t->order, t->unit, t->kind, t->idx,
+                     (long long)t->start_ms, (long long)t->due_ms, t->amount, t->limit_unit);
     return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }
 
-int64_t js_timer_fire_ms(const js_timer_t *t, const double *fr, int n) {
+int64_t js_timer_fire_ms(const js_timer_t *t, const struct js_cal *cal, const double *fr, int n) {
     if (t->idx >= n) return t->due_ms;
+    if (cal && t->amount > 0) {
+        js_clock_event_t start = {.kind = JS_CLOCK_START, .t_ms = t->start_ms, .amount = t->amount,
+                                  .unit = t->limit_unit};
+        int64_t at;
+        if (js_clock_when(cal, &start, 1, t->start_ms, fr[t->idx], &at) == 0) return at;
+    }
     return t->start_ms + (int64_t)((double)(t->due_ms - t->start_ms) * fr[t->idx]);
 }
 

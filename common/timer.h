@@ -10,20 +10,27 @@
 
 #define JS_TIMER_MAX_FRACTIONS 8
 
-/* Timer members: "ORDER|UNIT|KIND|IDX|START_MS|DUE_MS". KIND r (response) or h
- * (handling); IDX < nfractions: the warning at fractions[IDX] of the limit;
- * IDX == nfractions: the due moment itself. */
+struct js_cal;
+
+/* Timer members: "ORDER|UNIT|KIND|IDX|START_MS|DUE_MS|AMOUNT|LIMIT_UNIT". KIND
+ * r (response) or h (handling); IDX < nfractions: the warning at
+ * fractions[IDX] of the limit; IDX == nfractions: the due moment itself.
+ * AMOUNT and LIMIT_UNIT (jiesu.v1.LimitUnit) let the warning moments be found
+ * in the limit's own time: working time for working-day limits. */
 typedef struct js_timer {
     char order[32], unit[64];
     char kind;
     int idx;
     int64_t start_ms, due_ms;
+    int amount, limit_unit;
 } js_timer_t;
 
 int js_timer_parse(const char *member, size_t len, js_timer_t *t);
 int js_timer_format(const js_timer_t *t, char *out, size_t cap); /* length or -ENOSPC */
-/* When timer idx fires: for idx < n the warning moment, else due. */
-int64_t js_timer_fire_ms(const js_timer_t *t, const double *fractions, int n);
+/* When timer idx fires: for idx < n the moment fractions[idx] of the limit is
+ * used, counted on cal (working time for working days; NULL: wall time
+ * between start and due), else the due moment. */
+int64_t js_timer_fire_ms(const js_timer_t *t, const struct js_cal *cal, const double *fractions, int n);
 /* Bucket of an order id: FNV-1a mod buckets. */
 int js_timer_bucket(const char *order_id, int buckets);
 /* "0.5,0.8" -> fractions, strictly increasing in (0, 1); count or -EINVAL. */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "ids.h"
 #include "service.h"
 #include "stage.h"
@@ -28,6 +29,7 @@ static const js_conf_def_t timer_keys[] = {
     {"timer.late_ms", "60000", "a timer fired this long after its moment is marked late"},
     {"clock.warn_fractions", "0.5,0.8", "warnings when this share of a handling limit is used"},
     {"clock.offset_ms", "0", "added to the wall clock (tests jump ahead in time with it)"},
+    {"calendar.dir", "config/holidays", "holiday files: warnings of working-day limits count working time"},
     {NULL, NULL, NULL},
 };
 
@@ -51,6 +53,7 @@ typedef struct deadline {
     int64_t lease_ms, max_sleep_ms, late_ms, offset_ms, maxlen;
     double fractions[JS_TIMER_MAX_FRACTIONS];
     int nfractions;
+    js_cal_t *cal;
     /* one round */
     bool in_round;
     int pending;          /* replies still expected in this round */
@@ -100,8 +103,8 @@ static void on_acked(js_store_t *st, const redisReply *r, int status, void *arg)
 
 static int cmp_fired(const void *a, const void *b) {
     const fired_t *x = a, *y = b;
-    int64_t fx = x->score ? x->score : js_timer_fire_ms(&x->t, NULL, 0);
-    int64_t fy = y->score ? y->score : js_timer_fire_ms(&y->t, NULL, 0);
+    int64_t fx = x->score ? x->score : js_timer_fire_ms(&x->t, NULL, NULL, 0);
+    int64_t fy = y->score ? y->score : js_timer_fire_ms(&y->t, NULL, NULL, 0);
     return fx < fy ? -1 : fx > fy;
 }
 
@@ -112,7 +115,7 @@ static void fire_all(deadline_t *d) {
     for (size_t i = 0; i < d->nfired; i++) {
         fired_t *f = &d->fired[i];
         js_timer_t *t = &f->t;
-        int64_t at = js_timer_fire_ms(t, d->fractions, d->nfractions);
+        int64_t at = js_timer_fire_ms(t, d->cal, d->fractions, d->nfractions);
         bool overdue = t->idx >= d->nfractions;
         Jiesu__V1__ClockEvent ce = JIESU__V1__CLOCK_EVENT__INIT;
         ce.order_id = t->order;
@@ -148,7 +151,7 @@ static void fire_all(deadline_t *d) {
             if (js_timer_format(&n, buf, sizeof buf) > 0) {
                 f->next_member = js_arena_strdup(d->arena, buf);
                 snprintf(f->next_fire, sizeof f->next_fire, "%lld",
-                         (long long)js_timer_fire_ms(&n, d->fractions, d->nfractions));
+                         (long long)js_timer_fire_ms(&n, d->cal, d->fractions, d->nfractions));
             }
         }
     }
@@ -379,6 +382,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "jiesu-deadline-timer: clock.warn_fractions: want increasing numbers in (0, 1), e.g. 0.5,0.8\n");
         return 1;
     }
+    d.cal = js_cal_new();
+    if (js_cal_load_dir(d.cal, js_conf_str(svc->conf, "calendar.dir"), err, sizeof err) < 0) {
+        fprintf(stderr, "jiesu-deadline-timer: calendar.dir: %s\n", err);
+        return 1;
+    }
     js_metrics_t *m = svc->metrics;
     d.c_warning = js_metrics_counter(m, "warnings_fired");
     d.c_overdue = js_metrics_counter(m, "overdue_fired");
@@ -393,5 +401,7 @@ int main(int argc, char **argv) {
     svc->on_stop = on_stop;
     svc->on_close = on_close;
     svc->hook_arg = &d;
-    return js_svc_run(svc);
+    rc = js_svc_run(svc);
+    js_cal_destroy(&d.cal);
+    return rc;
 }

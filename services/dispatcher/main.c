@@ -40,7 +40,7 @@ static int64_t due_of(dispatcher_t *d, int64_t start, const route_limit_t *l, in
 }
 
 static const char *arm(js_arena_t *a, const char *order, const char *unit, char kind, int idx, int64_t start,
-                       int64_t due) {
+                       int64_t due, const route_limit_t *limit) {
     js_timer_t t;
     memset(&t, 0, sizeof t);
     snprintf(t.order, sizeof t.order, "%s", order);
@@ -49,6 +49,8 @@ static const char *arm(js_arena_t *a, const char *order, const char *unit, char 
     t.idx = idx;
     t.start_ms = start;
     t.due_ms = due;
+    t.amount = limit->amount;
+    t.limit_unit = limit->unit;
     char buf[256];
     if (js_timer_format(&t, buf, sizeof buf) < 0) return NULL;
     return js_arena_strdup(a, buf);
@@ -100,12 +102,12 @@ static int decide(void *arg, js_arena_t *a, Jiesu__V1__Order *o, int64_t now, js
     res->redrive = false;
     /* The first clocks: the response due, and the handling clock's first warning. */
     int b = js_timer_bucket(o->id, d->buckets);
-    const char *m1 = arm(a, o->id, r->unit, 'r', d->nfractions, now, rdue);
-    const char *m2 = arm(a, o->id, r->unit, 'h', 0, now, due);
+    const char *m1 = arm(a, o->id, r->unit, 'r', d->nfractions, now, rdue, &response);
+    const char *m2 = arm(a, o->id, r->unit, 'h', 0, now, due, &limit);
     if (!m1 || !m2) return -ENOSPC;
-    js_timer_t t2 = {.idx = 0, .start_ms = now, .due_ms = due};
+    js_timer_t t2 = {.idx = 0, .start_ms = now, .due_ms = due, .amount = limit.amount, .limit_unit = limit.unit};
     res->timers[0] = (js_timer_arm_t){b, rdue, m1};
-    res->timers[1] = (js_timer_arm_t){b, js_timer_fire_ms(&t2, d->fractions, d->nfractions), m2};
+    res->timers[1] = (js_timer_arm_t){b, js_timer_fire_ms(&t2, d->cal, d->fractions, d->nfractions), m2};
     res->ntimers = 2;
     return 0;
 }

@@ -8,17 +8,18 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "calendar.h"
 #include "timer.h"
 
 static void test_roundtrip(void **st) {
     (void)st;
-    js_timer_t t = {.kind = 'h', .idx = 1, .start_ms = 1000, .due_ms = 11000};
+    js_timer_t t = {.kind = 'h', .idx = 1, .start_ms = 1000, .due_ms = 11000, .amount = 15, .limit_unit = 1};
     strcpy(t.order, "01JABCDEFGHJKMNPQRSTVWXYZ0");
     strcpy(t.unit, "city-housing");
     char buf[256];
     int n = js_timer_format(&t, buf, sizeof buf);
     assert_true(n > 0);
-    assert_string_equal(buf, "01JABCDEFGHJKMNPQRSTVWXYZ0|city-housing|h|1|1000|11000");
+    assert_string_equal(buf, "01JABCDEFGHJKMNPQRSTVWXYZ0|city-housing|h|1|1000|11000|15|1");
     js_timer_t u;
     assert_int_equal(js_timer_parse(buf, (size_t)n, &u), 0);
     assert_string_equal(u.order, t.order);
@@ -26,14 +27,17 @@ static void test_roundtrip(void **st) {
     assert_int_equal(u.kind, 'h');
     assert_int_equal(u.idx, 1);
     assert_int_equal(u.due_ms, 11000);
+    assert_int_equal(u.amount, 15);
+    assert_int_equal(u.limit_unit, 1);
     assert_int_equal(js_timer_format(&t, buf, 10), -ENOSPC);
 }
 
 static void test_malformed(void **st) {
     (void)st;
     js_timer_t u;
-    const char *bad[] = {"", "a|b|h|0|1", "a|b|x|0|1|2", "a|b|h|-1|1|2", "a|b|h|0|5|2", "a|b|h|0|1|2|3",
-                         "a|b|h|z|1|2", "a|b|hh|0|1|2"};
+    const char *bad[] = {"", "a|b|h|0|1", "a|b|x|0|1|2|1|1", "a|b|h|-1|1|2|1|1", "a|b|h|0|5|2|1|1",
+                         "a|b|h|0|1|2|1|1|9", "a|b|h|z|1|2|1|1", "a|b|hh|0|1|2|1|1", "a|b|h|0|1|2|0|1",
+                         "a|b|h|0|1|2|1|4", "a|b|h|0|1|2"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_true(js_timer_parse(bad[i], strlen(bad[i]), &u) < 0);
 }
@@ -47,12 +51,38 @@ static void test_fire_and_fractions(void **st) {
     assert_true(js_timer_parse_fractions("0.5,x", f, JS_TIMER_MAX_FRACTIONS) < 0);
     assert_int_equal(js_timer_parse_fractions("", f, JS_TIMER_MAX_FRACTIONS), 0);
     js_timer_parse_fractions("0.5,0.8", f, JS_TIMER_MAX_FRACTIONS);
-    js_timer_t t = {.kind = 'h', .idx = 0, .start_ms = 0, .due_ms = 1000};
-    assert_int_equal(js_timer_fire_ms(&t, f, 2), 500);
+    js_timer_t t = {.kind = 'h', .idx = 0, .start_ms = 0, .due_ms = 1000, .amount = 1, .limit_unit = 3};
+    assert_int_equal(js_timer_fire_ms(&t, NULL, f, 2), 500);
     t.idx = 1;
-    assert_int_equal(js_timer_fire_ms(&t, f, 2), 800);
+    assert_int_equal(js_timer_fire_ms(&t, NULL, f, 2), 800);
     t.idx = 2;
-    assert_int_equal(js_timer_fire_ms(&t, f, 2), 1000);
+    assert_int_equal(js_timer_fire_ms(&t, NULL, f, 2), 1000);
+}
+
+/* A 10-working-day limit received on Friday 2025-09-26: half of it is used
+ * at the end of the 5th working day after, not halfway in wall time (the
+ * National Day holiday lies inside). */
+static void test_warnings_count_working_time(void **st) {
+    (void)st;
+    js_cal_t *cal = js_cal_new();
+    char err[256];
+    assert_true(js_cal_load_dir(cal, "config/holidays", err, sizeof err) >= 0);
+    int64_t start = js_cal_local_ms(2025, 9, 26, 10, 0, 0), due;
+    int prov;
+    assert_int_equal(js_cal_due(cal, start, 10, 1, &due, &prov), 0);
+    double f[2] = {0.5, 0.8};
+    js_timer_t t = {.kind = 'h', .idx = 0, .start_ms = start, .due_ms = due, .amount = 10, .limit_unit = 1};
+    int64_t at = js_timer_fire_ms(&t, cal, f, 2);
+    int64_t linear = js_timer_fire_ms(&t, NULL, f, 2);
+    assert_true(at > start && at < due);
+    assert_true(at != linear);
+    /* working days after the 26th: 28 Sep (a worked Sunday), 29, 30, then 9 and 10 Oct after the
+     * holiday: the 5th ends at midnight into 11 Oct; the 8th (11, 13, 14 Oct) into 15 Oct */
+    assert_int_equal(at, js_cal_local_ms(2025, 10, 11, 0, 0, 0));
+    t.idx = 1;
+    assert_int_equal(js_timer_fire_ms(&t, cal, f, 2), js_cal_local_ms(2025, 10, 15, 0, 0, 0));
+    assert_int_equal(due, js_cal_local_ms(2025, 10, 16, 23, 59, 59));
+    js_cal_destroy(&cal);
 }
 
 static void test_buckets_spread(void **st) {
@@ -74,6 +104,7 @@ int main(void) {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_fire_and_fractions),
+        cmocka_unit_test(test_warnings_count_working_time),
         cmocka_unit_test(test_buckets_spread),
     };
     return cmocka_run_group_tests_name("timer members", tests, NULL, NULL);
