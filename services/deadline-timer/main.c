@@ -334,9 +334,12 @@ static void schedule(deadline_t *d, int64_t delay_ms) {
 /* ---- life ------------------------------------------------------------------- */
 
 static void on_store_up(js_svc_t *svc, void *arg) {
-    JS_UNUSED(svc);
     deadline_t *d = arg;
-    if (!d->in_round) schedule(d, 0); /* after downtime: everything that came due, now */
+    /* After downtime: everything that came due, now; but not before the
+     * publisher's connection to the bus had a heartbeat's time to come up,
+     * or a PUB socket would drop the first events (the stream keeps them anyway). */
+    int64_t settle = d->svc.started_ms + js_conf_int(svc->conf, "heartbeat_ms") - js_now_ms();
+    if (!d->in_round) schedule(d, settle > 0 ? settle : 0);
 }
 
 static void on_stop(js_svc_t *svc, void *arg) {
