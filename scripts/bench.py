@@ -18,6 +18,7 @@ BUILD = Path(os.environ.get("JIESU_BUILD", ROOT / "build"))
 BIN = BUILD / "bin"
 ORDERS = int(os.environ.get("JIESU_BENCH_ORDERS", "200000"))
 RATE_ORDERS = int(os.environ.get("JIESU_BENCH_RATE_ORDERS", "10000"))
+TIMERS = int(os.environ.get("JIESU_BENCH_TIMERS", "1000000"))
 
 
 sys.path.insert(0, str(ROOT / "tests" / "system"))
@@ -36,8 +37,8 @@ def run(args):
 
 
 def main():
-    wanted = [a for a in sys.argv[1:] if a] or ["classifier", "ceiling", "pipeline_1000", "pipeline"]
-    known = {"classifier", "ceiling", "pipeline_1000", "pipeline"}
+    wanted = [a for a in sys.argv[1:] if a] or ["classifier", "timers", "ceiling", "pipeline_1000", "pipeline"]
+    known = {"classifier", "timers", "ceiling", "pipeline_1000", "pipeline"}
     for w in wanted:
         if w not in known:
             raise SystemExit(f"bench: unknown benchmark {w!r}; known: {', '.join(sorted(known))}")
@@ -53,6 +54,9 @@ def main():
         suite.start()
         common = ["--intake", suite.ep("intake"), "--bus", suite.ep("sub"),
                   "--redis-port", str(suite.redis.port)]
+        if "timers" in wanted:
+            _, line = run(["timers", "--orders", str(TIMERS), "--burst", "10000"] + common)
+            print(line, flush=True)
         ceiling = 0.0
         if "ceiling" in wanted or "pipeline" in wanted:
             c, line = run(["ceiling", "--orders", str(ORDERS // 2), "--batch", "64"] + common)

@@ -34,6 +34,7 @@ typedef struct opts {
     int timeout_s;
     int batch;         /* ceiling: orders per FCALL */
     long lag;          /* ceiling: batches between an order's steps */
+    long burst;        /* timers: timers due in the same second */
     double ceiling;    /* pipeline: the ceiling measured before, for the ratio */
     const char *name;  /* bench name in the JSON line */
 } opts_t;
@@ -434,9 +435,157 @@ static int run_ceiling(const opts_t *o) {
     return 0;
 }
 
+/* ---- timers ---------------------------------------------------------------- */
+
+static long long s_used_memory(redisContext *c) {
+    redisReply *r = redisCommand(c, "INFO memory");
+    long long v = -1;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        const char *p = strstr(r->str, "used_memory:");
+        if (p) v = atoll(p + 12);
+    }
+    freeReplyObject(r);
+    return v;
+}
+
+/* Arm `pending` timers far in the future (pipelined ZADDs of 500 members, as
+ * the dispatch transition's ZADD does per bucket), measure Redis memory per
+ * timer, then arm `burst` timers all due in the same second and measure the
+ * lag from their due moment to their jiesu.clock.overdue event on the bus. */
+static int run_timers(const opts_t *o) {
+    redisContext *c = redisConnect(o->redis_host, o->redis_port);
+    if (!c || c->err) {
+        fprintf(stderr, "jiesu-bench: redis: %s\n", c ? c->errstr : "oom");
+        return 1;
+    }
+    const int buckets = 16, per = 500;
+    long N = o->orders, burst = o->burst;
+    long long mem0 = s_used_memory(c);
+    int64_t now = js_now_ms(), far = now + INT64_C(30) * 86400000;
+    char run[JS_ID_LEN + 1];
+    js_id_new(run);
+    const char **argv = malloc(sizeof(char *) * (2 + 2 * per));
+    size_t *lens = malloc(sizeof(size_t) * (2 + 2 * per));
+    char (*mem)[112] = malloc((size_t)per * sizeof *mem);
+    char key[32], score[24];
+    int64_t t0 = now_us();
+    long sent = 0, calls = 0;
+    while (sent < N) {
+        int b = (int)(calls % buckets), k = 0, n = (int)(N - sent < per ? N - sent : per);
+        snprintf(key, sizeof key, "jiesu:tm:{%d}", b);
+        snprintf(score, sizeof score, "%lld", (long long)far);
+        argv[k] = "ZADD", lens[k++] = 4;
+        argv[k] = key, lens[k] = strlen(key), k++;
+        for (int i = 0; i < n; i++) {
+            /* a real member: order id, unit, clock, index, start, due, limit */
+            int ml = snprintf(mem[i], sizeof mem[i], "%.20s%06ld|city-housing|h|0|%lld|%lld|15|1", run, sent + i,
+                              (long long)now, (long long)far);
+            argv[k] = score, lens[k++] = strlen(score);
+            argv[k] = mem[i], lens[k++] = (size_t)ml;
+        }
+        redisAppendCommandArgv(c, k, argv, lens);
+        calls++;
+        sent += n;
+        if (calls % 64 == 0 || sent >= N) { /* keep the pipeline bounded */
+            long want = calls % 64 == 0 ? 64 : calls % 64;
+            for (long i = 0; i < want; i++) {
+                void *rep;
+                if (redisGetReply(c, &rep) != REDIS_OK) {
+                    fprintf(stderr, "jiesu-bench: redis: %s\n", c->errstr);
+                    return 1;
+                }
+                freeReplyObject(rep);
+            }
+        }
+    }
+    double arm_s = (double)(now_us() - t0) / 1e6;
+    long long mem1 = s_used_memory(c);
+
+    /* the burst: all due in the same second, 1.5 s from now */
+    void *ctx = zmq_ctx_new();
+    void *sub = zmq_socket(ctx, ZMQ_SUB);
+    int hwm = 0, linger = 0;
+    zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "jiesu.clock.overdue", 19);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "jiesu.heartbeat.", 16);
+    zmq_connect(sub, o->bus);
+    int64_t w0 = js_mono_ms();
+    bool live = false;
+    while (!live && js_mono_ms() - w0 < 10000) {
+        zmq_pollitem_t pi = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&pi, 1, 200) > 0) live = true;
+    }
+    int64_t due = js_now_ms() + 1500;
+    snprintf(score, sizeof score, "%lld", (long long)due);
+    for (long sent2 = 0, call2 = 0; sent2 < burst; call2++) {
+        int b = (int)(call2 % buckets), k = 0, n = (int)(burst - sent2 < per ? burst - sent2 : per);
+        snprintf(key, sizeof key, "jiesu:tm:{%d}", b);
+        argv[k] = "ZADD", lens[k++] = 4;
+        argv[k] = key, lens[k] = strlen(key), k++;
+        for (int i = 0; i < n; i++) {
+            int ml = snprintf(mem[i], sizeof mem[i], "B%.19s%06ld|city-housing|h|2|%lld|%lld|24|3", run, sent2 + i,
+                              (long long)(due - 86400000), (long long)due);
+            argv[k] = score, lens[k++] = strlen(score);
+            argv[k] = mem[i], lens[k++] = (size_t)ml;
+        }
+        redisReply *r = redisCommandArgv(c, k, argv, lens);
+        freeReplyObject(r);
+        sent2 += n;
+    }
+    js_hist_t *lag = js_hist_new();
+    long fired = 0;
+    int64_t last = js_mono_ms();
+    while (fired < burst && js_mono_ms() - last < (int64_t)o->timeout_s * 1000) {
+        zmq_pollitem_t pi = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&pi, 1, 100) <= 0) continue;
+        zmq_msg_t t, m;
+        zmq_msg_init(&t);
+        zmq_msg_recv(&t, sub, 0);
+        int more = zmq_msg_more(&t);
+        if (!more) {
+            zmq_msg_close(&t);
+            continue;
+        }
+        zmq_msg_init(&m);
+        zmq_msg_recv(&m, sub, 0);
+        int64_t at = js_now_ms();
+        if (zmq_msg_size(&t) == 19 && !memcmp(zmq_msg_data(&t), "jiesu.clock.overdue", 19)) {
+            Jiesu__V1__Envelope *e = jiesu__v1__envelope__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+            if (e && e->payload_case == JIESU__V1__ENVELOPE__PAYLOAD_CLOCK_EVENT && e->clock_event->due_ms == due) {
+                js_hist_record(lag, (at - due) * 1000);
+                fired++;
+                last = js_mono_ms();
+            }
+            if (e) jiesu__v1__envelope__free_unpacked(e, NULL);
+        }
+        zmq_msg_close(&t);
+        zmq_msg_close(&m);
+    }
+    printf("{\"bench\":\"timers\",\"pending\":%ld,\"arm_seconds\":%.3f,\"armed_per_s\":%.0f,"
+           "\"redis_bytes_per_timer\":%.1f,\"burst\":%ld,\"fired\":%ld,\"lag_p50_ms\":%.1f,\"lag_p99_ms\":%.1f,"
+           "\"lag_max_ms\":%.1f}\n",
+           N, arm_s, (double)N / arm_s, (double)(mem1 - mem0) / (double)N, burst, fired,
+           (double)js_hist_percentile(lag, 50) / 1000, (double)js_hist_percentile(lag, 99) / 1000,
+           (double)js_hist_max(lag) / 1000);
+    fflush(stdout);
+    for (int b = 0; b < buckets; b++) {
+        redisReply *r = redisCommand(c, "DEL jiesu:tm:{%d}", b);
+        freeReplyObject(r);
+    }
+    js_hist_destroy(&lag);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    redisFree(c);
+    free(argv);
+    free(lens);
+    free(mem);
+    return fired == burst ? 0 : 1;
+}
+
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: jiesu-bench pipeline|ceiling [options]\n"
+            "usage: jiesu-bench pipeline|ceiling|timers [options]\n"
             "       jiesu-bench classifier [classifier bench options]\n"
             "  --intake EP        intake ROUTER (tcp://127.0.0.1:7010)\n"
             "  --bus EP           bus backend to subscribe (tcp://127.0.0.1:7002)\n"
@@ -448,6 +597,7 @@ static void usage(FILE *f) {
             "  --timeout-s S      give up after S seconds without progress (30)\n"
             "  --batch B          ceiling: orders per FCALL (64, at most 64)\n"
             "  --lag L            ceiling: batches between an order's steps (100)\n"
+            "  --burst B          timers: timers due in the same second (10000); --orders = pending timers\n"
             "  --ceiling X        pipeline: report the ratio to this ceiling (orders/s)\n"
             "  --name NAME        bench name in the JSON line (pipeline)\n");
 }
@@ -462,8 +612,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (strcmp(argv[1], "classifier") == 0) return cls_bench_main(argc - 1, argv + 1);
-    opts_t o = {"tcp://127.0.0.1:7010", "tcp://127.0.0.1:7002", "127.0.0.1", 6390, 100000, 4, 0, 2000, 30, 64, 100, 0,
-                argv[1]};
+    opts_t o = {"tcp://127.0.0.1:7010", "tcp://127.0.0.1:7002", "127.0.0.1", 6390, 100000, 4, 0, 2000, 30, 64, 100,
+                10000, 0, argv[1]};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -481,6 +631,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--timeout-s")) o.timeout_s = atoi(v);
         else if (!strcmp(a, "--batch")) o.batch = atoi(v);
         else if (!strcmp(a, "--lag")) o.lag = atol(v);
+        else if (!strcmp(a, "--burst")) o.burst = atol(v);
         else if (!strcmp(a, "--ceiling")) o.ceiling = atof(v);
         else if (!strcmp(a, "--name")) o.name = v;
         else {
@@ -495,6 +646,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "pipeline")) return run_pipeline(&o);
     if (!strcmp(argv[1], "ceiling")) return run_ceiling(&o);
-    fprintf(stderr, "jiesu-bench: unknown benchmark '%s' (pipeline, ceiling, classifier)\n", argv[1]);
+    if (!strcmp(argv[1], "timers")) return run_timers(&o);
+    fprintf(stderr, "jiesu-bench: unknown benchmark '%s' (pipeline, ceiling, timers, classifier)\n", argv[1]);
     return 1;
 }
