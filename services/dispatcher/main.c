@@ -89,6 +89,29 @@ static int decide(void *arg, js_arena_t *a, Jiesu__V1__Order *o, int64_t now, js
     as->response_due_ms = rdue;
     as->provisional = prov;
     as->catalog_item = js_arena_printf(a, "route:%s", r->topic);
+    /* The order's clocks, each starting with its limit: show explains them, and
+     * pauses, resets and extensions will append to them. */
+    Jiesu__V1__Clock **clocks = js_arena_alloc(a, 2 * sizeof *clocks);
+    for (int i = 0; i < 2; i++) {
+        Jiesu__V1__Clock *c = js_arena_alloc(a, sizeof *c);
+        jiesu__v1__clock__init(c);
+        Jiesu__V1__ClockEntry *e = js_arena_alloc(a, sizeof *e), **ev = js_arena_alloc(a, sizeof *ev);
+        jiesu__v1__clock_entry__init(e);
+        e->kind = JIESU__V1__CLOCK_EVENT_KIND__CLOCK_EVENT_START;
+        e->time_ms = now;
+        e->limit = i ? lim : rlim;
+        ev[0] = e;
+        c->kind = i ? JIESU__V1__CLOCK_KIND__CLOCK_KIND_HANDLING : JIESU__V1__CLOCK_KIND__CLOCK_KIND_RESPONSE;
+        c->unit_id = (char *)r->unit;
+        c->events = ev;
+        c->n_events = 1;
+        c->due_ms = c->original_due_ms = i ? due : rdue;
+        c->provisional = prov;
+        clocks[i] = c;
+    }
+    o->clocks = clocks;
+    o->n_clocks = 2;
+
     Jiesu__V1__Assignment **v = js_arena_alloc(a, sizeof *v);
     v[0] = as;
     o->assignments = v;

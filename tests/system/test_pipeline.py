@@ -60,6 +60,11 @@ def test_order_is_stored_classified_and_dispatched(suite):
     a = disp.order.assignments[0]
     assert a.unit_id and a.role == types_pb2.ASSIGNMENT_ROLE_LEAD and a.due_ms > a.assigned_ms
     assert a.response_due_ms > a.assigned_ms
+    clocks = {c.kind: c for c in disp.order.clocks}
+    assert clocks[types_pb2.CLOCK_KIND_HANDLING].due_ms == a.due_ms
+    assert clocks[types_pb2.CLOCK_KIND_RESPONSE].due_ms == a.response_due_ms
+    start = clocks[types_pb2.CLOCK_KIND_HANDLING].events[0]
+    assert start.kind == types_pb2.CLOCK_EVENT_START and start.limit.amount == a.limit.amount
     stage, v, o = wait_for(lambda: (lambda x: x if x[0] == STAGE_DISPATCHED else None)(order_in_redis(suite, oid)))
     assert v == 3 and [h.type for h in o.history] == types
     r = suite.redis.client()
