@@ -108,3 +108,38 @@ def test_redis_restart_from_aof_keeps_pending_timers(suite):
                       what="timers fired after the restart")
     assert len(counts) == 1000 and all(v == 1 for v in counts.values())
     r.close()
+
+
+def test_a_month_in_a_second_fires_the_armed_clocks(make_suite):
+    """Time is steerable (clock.offset_ms): an order dispatched now is overdue
+    for the timer that lives 30 days ahead."""
+    from suite import request, submission
+    s = make_suite()
+    sub_ctx = __import__("zmq").Context()
+    try:
+        d = sub_ctx.socket(__import__("zmq").DEALER)
+        d.setsockopt(__import__("zmq").LINGER, 0)
+        d.connect(s.ep("intake"))
+        oid = request(d, submission("小区东门的下水道堵了，污水漫到路面")).submit_reply.order_id
+        r = s.redis.client()
+        wait_for(lambda: r("HGET", "o:{%s}" % oid, "stage") == b"4", 30, what="dispatched")
+        s.extra_env["JIESU_CLOCK_OFFSET_MS"] = str(30 * 86400_000)
+        s.restart_service("deadline-timer")
+
+        def fired():
+            kinds = []
+            for _, f in r("XRANGE", "jiesu:events", "-", "+"):
+                x = dict(zip(f[::2], f[1::2]))
+                if x[b"o"].decode() == oid and x[b"t"].startswith(b"jiesu.clock."):
+                    e = envelope_pb2.Envelope.FromString(x[b"e"]).clock_event
+                    kinds.append((x[b"t"].decode(), e.clock, round(e.fraction, 1)))
+            return len(kinds) >= 4 and kinds
+        kinds = wait_for(fired, 30, every=0.3, what="the order's clocks to fire")
+        handling = [k for k in kinds if k[1] == 2]
+        assert [k[0] for k in handling] == ["jiesu.clock.warning", "jiesu.clock.warning", "jiesu.clock.overdue"]
+        assert [k[2] for k in handling] == [0.5, 0.8, 1.0]
+        assert ("jiesu.clock.overdue", 1, 1.0) in kinds  # the response clock
+        r.close()
+        d.close(0)
+    finally:
+        sub_ctx.term()
