@@ -94,13 +94,24 @@ static inline uint32_t s_mix(uint32_t h) {
     return h;
 }
 
-static int s_cmp(const void *a, const void *b) {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
+/* Distinct features without sorting: a per-thread stamp per bucket, bumped
+ * once per message (the stamps stay reachable from thread-local storage). */
+static __thread uint32_t *tl_stamp;
+static __thread size_t tl_cap;
+static __thread uint32_t tl_epoch;
 
 /* Distinct feature buckets of a normalised text; returns how many. */
 static size_t s_features(const char *norm, size_t len, uint32_t mask, uint32_t *f, size_t max) {
+    if (tl_cap < (size_t)mask + 1) {
+        free(tl_stamp);
+        tl_cap = (size_t)mask + 1;
+        tl_stamp = js_calloc(tl_cap, sizeof *tl_stamp);
+        tl_epoch = 0;
+    }
+    if (++tl_epoch == 0) { /* wrapped: forget every stamp */
+        memset(tl_stamp, 0, tl_cap * sizeof *tl_stamp);
+        tl_epoch = 1;
+    }
     const unsigned char *p = (const unsigned char *)norm;
     size_t nf = 0;
     uint32_t prev = 0;
@@ -108,26 +119,21 @@ static size_t s_features(const char *norm, size_t len, uint32_t mask, uint32_t *
         size_t n;
         uint32_t cp = s_next_cp(p + i, len - i, &n);
         i += n;
-        f[nf++] = s_mix(cp * 2654435761u) & mask;
-        if (prev) f[nf++] = s_mix((prev * 0x9E3779B1u) ^ (cp + 0x632BE5ABu)) & mask;
+        uint32_t a = s_mix(cp * 2654435761u) & mask;
+        if (tl_stamp[a] != tl_epoch) {
+            tl_stamp[a] = tl_epoch;
+            f[nf++] = a;
+        }
+        if (prev) {
+            uint32_t b = s_mix((prev * 0x9E3779B1u) ^ (cp + 0x632BE5ABu)) & mask;
+            if (tl_stamp[b] != tl_epoch) {
+                tl_stamp[b] = tl_epoch;
+                f[nf++] = b;
+            }
+        }
         prev = cp;
     }
-    /* once per message: sort and drop repeats (insertion sort is fine for short texts;
-     * qsort beyond) */
-    if (nf > 64) {
-        qsort(f, nf, sizeof *f, s_cmp);
-    } else {
-        for (size_t i = 1; i < nf; i++) {
-            uint32_t v = f[i];
-            size_t j = i;
-            while (j > 0 && f[j - 1] > v) { f[j] = f[j - 1]; j--; }
-            f[j] = v;
-        }
-    }
-    size_t w = 0;
-    for (size_t i = 0; i < nf; i++)
-        if (w == 0 || f[w - 1] != f[i]) f[w++] = f[i];
-    return w;
+    return nf;
 }
 
 /* ---- model ------------------------------------------------------------------- */
