@@ -186,3 +186,29 @@ def test_dispositions_end_in_their_stage(suite):
     assert e.order.stage == types_pb2.STAGE_MANUAL and "Chinese" in e.order.classification.reason
     t, e = last[legal]
     assert e.order.stage == types_pb2.STAGE_CLOSED and e.order.disposition == types_pb2.DISPOSITION_LEGAL_PROCEDURE
+
+
+def test_bad_messages_on_the_internal_pulls_are_counted_and_dropped(suite):
+    import json
+    import zmq
+    for stage in ("classifier", "dispatcher"):
+        p = suite.ctx.socket(zmq.PUSH)
+        p.setsockopt(zmq.LINGER, 1000)
+        p.connect(suite.ep(stage))
+        suite.socks.append(p)
+        p.send(b"\xff\x00 not an envelope")
+        p.send(submission("no order inside").SerializeToString())  # an envelope without an order
+        p.send_multipart([b"two", b"frames"])
+    r = suite.redis.client()
+    try:
+        for stage in ("classifier", "dispatcher"):
+            def counted():
+                hb = r("GET", f"jiesu:hb:{stage}:{stage}")
+                return hb and json.loads(hb)["counters"].get("messages_bad", 0) >= 3
+            wait_for(counted, 20, what=f"{stage} counting bad messages")
+    finally:
+        r.close()
+    d = suite.dealer()
+    sub = suite.subscriber(b"jiesu.order.dispatched")
+    oid = request(d, submission("路灯坏了，晚上很黑")).submit_reply.order_id
+    events(sub, lambda g: any(e.subject == oid for _, e in g))  # both stages still work
