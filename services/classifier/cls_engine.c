@@ -31,7 +31,26 @@ typedef struct cue {
     int nkw;
 } cue_t;
 
+/* Every keyword of every rule and cue in one Aho-Corasick automaton over
+ * bytes: one pass over the text finds them all, wherever they are. */
+typedef struct kwref {
+    int cue;   /* 0: rules[owner].kw[idx], 1: cues[owner].kw[idx] */
+    int owner, idx;
+    size_t len;
+    int next;  /* another rule or cue with the same keyword, or -1 */
+} kwref_t;
+
+typedef struct ac {
+    int32_t (*go)[256];  /* complete transitions */
+    int32_t *out;        /* keyword ending at this node, or -1 */
+    int32_t *dict;       /* next node on the failure chain that ends a keyword, or 0 */
+    int nodes;
+    kwref_t *kw;
+    int nkw;
+} ac_t;
+
 struct cls_engine {
+    ac_t ac;
     cls_model_t *model;
     rule_t *rules;
     size_t nrules;
@@ -184,6 +203,84 @@ static int s_setting_line(cls_engine_t *e, char **col, int n, char *err, size_t 
     return 0;
 }
 
+
+static void s_ac_add(ac_t *a, const char *w, size_t len, kwref_t ref, int *cap) {
+    int node = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)w[i];
+        if (!a->go[node][c]) {
+            if (a->nodes == *cap) {
+                *cap *= 2;
+                a->go = js_realloc(a->go, (size_t)*cap * sizeof *a->go);
+                a->out = js_realloc(a->out, (size_t)*cap * sizeof *a->out);
+            }
+            memset(a->go[a->nodes], 0, sizeof a->go[0]);
+            a->out[a->nodes] = -1;
+            a->go[node][c] = a->nodes++;
+        }
+        node = a->go[node][c];
+    }
+    a->kw = js_realloc(a->kw, (size_t)(a->nkw + 1) * sizeof *a->kw);
+    ref.len = len;
+    ref.next = -1;
+    if (a->out[node] >= 0) { /* the same keyword in several rules or cues: chain them */
+        ref.next = a->kw[a->out[node]].next;
+        a->kw[a->out[node]].next = a->nkw;
+        a->kw[a->nkw++] = ref;
+        return;
+    }
+    a->kw[a->nkw] = ref;
+    a->out[node] = a->nkw++;
+}
+
+static void s_ac_build(cls_engine_t *e) {
+    ac_t *a = &e->ac;
+    int cap = 256;
+    a->go = js_calloc((size_t)cap, sizeof *a->go);
+    a->out = js_malloc((size_t)cap * sizeof *a->out);
+    a->out[0] = -1;
+    a->nodes = 1;
+    for (size_t i = 0; i < e->nrules; i++)
+        for (int k = 0; k < e->rules[i].nkw; k++)
+            s_ac_add(a, e->rules[i].kw[k], strlen(e->rules[i].kw[k]), (kwref_t){0, (int)i, k, 0, -1}, &cap);
+    for (size_t i = 0; i < e->ncues; i++)
+        for (int k = 0; k < e->cues[i].nkw; k++)
+            s_ac_add(a, e->cues[i].kw[k], strlen(e->cues[i].kw[k]), (kwref_t){1, (int)i, k, 0, -1}, &cap);
+    /* breadth first: failure links folded into complete transitions */
+    int32_t *fail = js_calloc((size_t)a->nodes, sizeof *fail), *queue = js_malloc((size_t)a->nodes * sizeof *queue);
+    a->dict = js_calloc((size_t)a->nodes, sizeof *a->dict);
+    int head = 0, tail = 0;
+    for (int c = 0; c < 256; c++)
+        if (a->go[0][c]) queue[tail++] = a->go[0][c];
+    while (head < tail) {
+        int u = queue[head++];
+        for (int c = 0; c < 256; c++) {
+            int v = a->go[u][c];
+            if (v) {
+                fail[v] = a->go[fail[u]][c];
+                a->dict[v] = a->out[fail[v]] >= 0 ? fail[v] : a->dict[fail[v]];
+                queue[tail++] = v;
+            } else {
+                a->go[u][c] = a->go[fail[u]][c];
+            }
+        }
+    }
+    free(fail);
+    free(queue);
+}
+
+/* first[k] = start of keyword k's first occurrence, or -1 */
+static void s_ac_scan(const ac_t *a, const char *text, size_t n, int32_t *first) {
+    for (int k = 0; k < a->nkw; k++) first[k] = -1;
+    int node = 0;
+    for (size_t i = 0; i < n; i++) {
+        node = a->go[node][(unsigned char)text[i]];
+        for (int t = node; t; t = a->dict[t])
+            for (int k = a->out[t]; k >= 0; k = a->kw[k].next)
+                if (first[k] < 0) first[k] = (int32_t)(i + 1 - a->kw[k].len);
+    }
+}
+
 cls_engine_t *cls_engine_load(const char *dir, char *err, size_t errlen) {
     cls_engine_t *e = js_calloc(1, sizeof *e);
     e->threshold = 0.5f;
@@ -197,6 +294,7 @@ cls_engine_t *cls_engine_load(const char *dir, char *err, size_t errlen) {
         cls_engine_free(&e);
         return NULL;
     }
+    s_ac_build(e);
     return e;
 }
 
@@ -209,15 +307,13 @@ void cls_engine_free(cls_engine_t **ep) {
         for (int k = 0; k < e->cues[i].nkw; k++) free(e->cues[i].kw[k]);
     free(e->rules);
     free(e->cues);
+    free(e->ac.go);
+    free(e->ac.out);
+    free(e->ac.dict);
+    free(e->ac.kw);
     cls_model_free(&e->model);
     free(e);
     *ep = NULL;
-}
-
-static const char *s_hit(char *const *kw, int n, const char *text) {
-    for (int i = 0; i < n; i++)
-        if (strstr(text, kw[i])) return kw[i];
-    return NULL;
 }
 
 void cls_classify(const cls_engine_t *e, const char *text, size_t len, cls_result_t *out) {
@@ -236,27 +332,35 @@ void cls_classify(const cls_engine_t *e, const char *text, size_t len, cls_resul
         free(norm);
         return;
     }
-    /* type: the cue that occurs earliest in the text wins (titles start with it) */
-    const char *best = NULL;
-    for (size_t i = 0; i < e->ncues; i++) {
-        for (int k = 0; k < e->cues[i].nkw; k++) {
-            const char *at = strstr(norm, e->cues[i].kw[k]);
-            if (at && (!best || at < best)) {
-                best = at;
-                out->type = e->cues[i].type;
-            }
+    /* every keyword at once; then the type: the cue that occurs earliest wins (titles start with it) */
+    int32_t first[e->ac.nkw > 0 ? e->ac.nkw : 1];
+    s_ac_scan(&e->ac, norm, n, first);
+    int32_t best = -1;
+    for (int k = 0; k < e->ac.nkw; k++) {
+        if (first[k] < 0 || !e->ac.kw[k].cue) continue;
+        if (best < 0 || first[k] < best) {
+            best = first[k];
+            out->type = e->cues[e->ac.kw[k].owner].type;
         }
     }
-    out->type_conf = best ? 0.9f : 0.5f;
+    out->type_conf = best >= 0 ? 0.9f : 0.5f;
     int p;
     float prob;
     p = cls_model_predict(e->model, norm, n, &prob);
     snprintf(out->topic, sizeof out->topic, "%s", cls_model_label(e->model, p));
     out->topic_conf = prob;
+    /* the rules in file order; a rule's first listed keyword that occurs names it */
+    int lowest[e->nrules > 0 ? e->nrules : 1];
+    for (size_t i = 0; i < e->nrules; i++) lowest[i] = -1;
+    for (int k = 0; k < e->ac.nkw; k++) {
+        const kwref_t *ref = &e->ac.kw[k];
+        if (first[k] >= 0 && !ref->cue && (lowest[ref->owner] < 0 || ref->idx < lowest[ref->owner]))
+            lowest[ref->owner] = ref->idx;
+    }
     for (size_t i = 0; i < e->nrules; i++) {
         const rule_t *r = &e->rules[i];
-        const char *kw = s_hit(r->kw, r->nkw, norm);
-        if (!kw) continue;
+        if (lowest[i] < 0) continue;
+        const char *kw = r->kw[lowest[i]];
         if (r->urgency > out->urgency) out->urgency = r->urgency;
         if (r->disposition && out->disposition == 1) {
             out->disposition = r->disposition;

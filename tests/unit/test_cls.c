@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -172,6 +173,46 @@ static void test_heldout_sample_accuracy(void **st) {
     if ((double)ok / n < 0.78) fail_msg("held-out accuracy %.3f < 0.78", (double)ok / n);
 }
 
+/* A keyword that is both a rule's and a type cue's counts for both; the
+ * automaton finds keywords anywhere, overlapping included. */
+static void test_shared_and_overlapping_keywords(void **st) {
+    (void)st;
+    char dir[] = "/tmp/jiesu-cls-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], model[PATH_MAX];
+    assert_non_null(realpath("config/classifier/topic.model", model));
+    snprintf(path, sizeof path, "%s/topic.model", dir);
+    assert_int_equal(symlink(model, path), 0);
+    snprintf(path, sizeof path, "%s/settings.tsv", dir);
+    FILE *f = fopen(path, "w");
+    fputs("threshold\t0.1\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/rules.tsv", dir);
+    f = fopen(path, "w");
+    fputs("night-work\tunlawful\thigh\t夜间施工,违规施工\tnight work\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/types.tsv", dir);
+    f = fopen(path, "w");
+    fputs("report\t违规施工,规施\nconsultation\t请问\n", f);
+    fclose(f);
+    char err[256];
+    cls_engine_t *e = cls_engine_load(dir, err, sizeof err);
+    assert_non_null(e);
+    cls_result_t r = run(e, "工地违规施工，请问谁管");
+    assert_string_equal(r.rule, "night-work");
+    assert_int_equal(r.disposition, 5);
+    assert_int_equal(r.urgency, 2);
+    assert_int_equal(r.type, 4); /* the earliest cue, though 请问 also occurs */
+    assert_non_null(strstr(r.reason, "违规施工"));
+    cls_engine_free(&e);
+    const char *names[] = {"topic.model", "settings.tsv", "rules.tsv", "types.tsv"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 static void test_simhash(void **st) {
     (void)st;
     const char *a = "小区东门的下水道堵了，污水漫到路面，已经三天没人处理";
@@ -191,6 +232,7 @@ int main(void) {
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_heldout_sample_accuracy),
+        cmocka_unit_test(test_shared_and_overlapping_keywords),
         cmocka_unit_test(test_simhash),
     };
     return cmocka_run_group_tests_name("classifier core", tests, NULL, NULL);
