@@ -66,9 +66,9 @@ static void s_heartbeat(uv_timer_t *t) {
     size_t cap = strlen(counters) + 512;
     char *json = js_malloc(cap);
     snprintf(json, cap,
-             "{\"service\":\"%s\",\"instance\":\"%s\",\"version\":\"%s\",\"started_ms\":%lld,"
+             "{\"service\":\"%s\",\"instance\":\"%s\",\"version\":\"%s\",\"pid\":%d,\"started_ms\":%lld,"
              "\"now_ms\":%lld,\"counters\":%s}",
-             svc->name, svc->instance, JIESU_VERSION, (long long)svc->started_ms, (long long)now,
+             svc->name, svc->instance, JIESU_VERSION, (int)getpid(), (long long)svc->started_ms, (long long)now,
              counters);
     if (js_store_state(svc->store) == JS_STORE_UP) {
         char key[256];
@@ -165,9 +165,32 @@ void js_svc_publish(js_svc_t *svc, const char *type, const void *bytes, size_t l
         (*svc->c_publish_dropped)++;
 }
 
+/* Undo js_svc_init on a path that returns before the loop ever runs. */
+static int s_init_fail(js_svc_t *svc, int rc) {
+    js_sock_close(&svc->pub);
+    js_store_close(&svc->store);
+    uv_close((uv_handle_t *)&svc->sig_term, s_close_cb);
+    uv_close((uv_handle_t *)&svc->sig_int, s_close_cb);
+    uv_run(&svc->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&svc->loop);
+    if (svc->zctx) zmq_ctx_term(svc->zctx);
+    svc->zctx = NULL;
+    js_metrics_destroy(&svc->metrics);
+    js_conf_destroy(&svc->conf);
+    return rc;
+}
+
 int js_svc_init(js_svc_t *svc, const char *name, const char *usage, const js_conf_def_t *defs,
                 int argc, char **argv) {
     memset(svc, 0, sizeof *svc);
+    /* Catch SIGTERM/SIGINT from the first instant: a service told to stop while
+     * it starts must still stop cleanly (the handler runs once the loop runs). */
+    uv_loop_init(&svc->loop);
+    uv_signal_init(&svc->loop, &svc->sig_term);
+    uv_signal_init(&svc->loop, &svc->sig_int);
+    svc->sig_term.data = svc->sig_int.data = svc;
+    uv_signal_start(&svc->sig_term, s_signal, SIGTERM);
+    uv_signal_start(&svc->sig_int, s_signal, SIGINT);
     svc->name = name;
     snprintf(svc->prog, sizeof svc->prog, "jiesu-%s", name);
     svc->started_ms = js_now_ms();
@@ -181,13 +204,11 @@ int js_svc_init(js_svc_t *svc, const char *name, const char *usage, const js_con
     int rc = js_conf_load(svc->conf, argc, argv, &rest, err, sizeof err);
     if (rc == JS_CONF_EXIT || rc < 0) {
         if (rc < 0) fprintf(stderr, "%s: %s\n", svc->prog, err);
-        js_conf_destroy(&svc->conf);
-        return rc;
+        return s_init_fail(svc, rc);
     }
     if (rest < argc) {
         fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", svc->prog, argv[rest]);
-        js_conf_destroy(&svc->conf);
-        return -EINVAL;
+        return s_init_fail(svc, -EINVAL);
     }
     static const struct { const char *key; int64_t min, max; } checks[] = {
         {"redis.port", 1, 65535},       {"redis.timeout_ms", 10, 600000},
@@ -201,8 +222,7 @@ int js_svc_init(js_svc_t *svc, const char *name, const char *usage, const js_con
         if (js_conf_check_int(svc->conf, checks[i].key, checks[i].min, checks[i].max, err,
                               sizeof err) < 0) {
             fprintf(stderr, "%s: %s\n", svc->prog, err);
-            js_conf_destroy(&svc->conf);
-            return -EINVAL;
+            return s_init_fail(svc, -EINVAL);
         }
     }
     const char *inst = js_conf_str(svc->conf, "instance");
@@ -218,15 +238,13 @@ int js_svc_init(js_svc_t *svc, const char *name, const char *usage, const js_con
     if (level < 0) {
         fprintf(stderr, "%s: log.level: '%s' is not debug, info, warn or error\n", svc->prog,
                 js_conf_str(svc->conf, "log.level"));
-        js_conf_destroy(&svc->conf);
-        return -EINVAL;
+        return s_init_fail(svc, -EINVAL);
     }
     js_log_init(name, svc->instance, level, stderr);
     svc->metrics = js_metrics_new(name);
     svc->c_published = js_metrics_counter(svc->metrics, "events_published");
     svc->c_publish_dropped = js_metrics_counter(svc->metrics, "events_publish_dropped");
 
-    uv_loop_init(&svc->loop);
     svc->zctx = zmq_ctx_new();
     zmq_ctx_set(svc->zctx, ZMQ_BLOCKY, 0);
 
@@ -250,12 +268,9 @@ int js_svc_init(js_svc_t *svc, const char *name, const char *usage, const js_con
     if (!svc->pub || js_svc_connect_list(svc->pub, js_conf_str(svc->conf, "bus.publish")) < 0) {
         fprintf(stderr, "%s: bus.publish '%s': cannot connect\n", svc->prog,
                 js_conf_str(svc->conf, "bus.publish"));
-        return -EINVAL;
+        return s_init_fail(svc, -EINVAL);
     }
 
-    uv_signal_init(&svc->loop, &svc->sig_term);
-    uv_signal_init(&svc->loop, &svc->sig_int);
-    svc->sig_term.data = svc->sig_int.data = svc;
     uv_timer_init(&svc->loop, &svc->hb_timer);
     uv_timer_init(&svc->loop, &svc->stop_timer);
     svc->hb_timer.data = svc->stop_timer.data = svc;
@@ -263,8 +278,6 @@ int js_svc_init(js_svc_t *svc, const char *name, const char *usage, const js_con
 }
 
 int js_svc_run(js_svc_t *svc) {
-    uv_signal_start(&svc->sig_term, s_signal, SIGTERM);
-    uv_signal_start(&svc->sig_int, s_signal, SIGINT);
     int64_t hb = js_conf_int(svc->conf, "heartbeat_ms");
     uv_timer_start(&svc->hb_timer, s_heartbeat, (uint64_t)hb / 4, (uint64_t)hb);
     js_store_start(svc->store);

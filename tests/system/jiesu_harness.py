@@ -383,7 +383,10 @@ class Suite:
         if not hb:
             return False
         # a heartbeat left by the previous process of a restarted service does not count
-        return json.loads(hb).get("started_ms", 0) >= self.started_ms[name] - 1000
+        beat = json.loads(hb)
+        if "pid" in beat:
+            return beat["pid"] == p.pid
+        return beat.get("started_ms", 0) >= self.started_ms[name] - 1000
 
     def wait_ready(self, names=None, timeout=30):
         names = names or [n for n in self.services if n in self.procs]

@@ -130,3 +130,21 @@ def test_sigterm_stops_every_service_cleanly(suite):
         t0 = time.time()
         assert suite.stop_service(name) == 0, suite.log(name)[-2000:]
         assert time.time() - t0 < 12
+
+
+@pytest.mark.parametrize("name", ["intake", "classifier", "dispatcher", "deadline-timer"])
+def test_sigterm_while_starting_exits_0(suite, name):
+    """Told to stop while it is still starting, a service stops cleanly too."""
+    import signal
+    import subprocess
+    from suite import BIN, free_port
+    env = suite.env(name)
+    for k in ("JIESU_INTAKE_BIND", "JIESU_CLASSIFIER_BIND", "JIESU_DISPATCHER_BIND"):
+        env[k] = f"tcp://127.0.0.1:{free_port()}"  # the suite's own instances hold the usual ones
+    for delay in (0.15, 0.3):  # once main runs (before it, nothing can catch a signal)
+        p = subprocess.Popen([str(BIN / f"jiesu-{name}")], env=env, cwd=str(BIN.parents[2]),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+        assert p.returncode == 0, (delay, err[-1500:])
