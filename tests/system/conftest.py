@@ -41,7 +41,7 @@ def make_suite(request):
 
     yield make
     # a test that failed already reports its own error; then only clean up
-    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    failed = any(getattr(getattr(request.node, f"rep_{w}", None), "failed", False) for w in ("setup", "call"))
     problems = []
     for s in reversed(suites):
         _, p = s.close(check=False)

@@ -24,9 +24,13 @@ def ctx():
     c.term()
 
 
-def sock(ctx, kind, ep, *subs):
+def sock(ctx, kind, ep, *subs, opts=()):
+    """A socket connected to ep; opts [(option, value)] are set before the
+    connection (after it they would not apply to it)."""
     s = ctx.socket(kind)
     s.setsockopt(zmq.LINGER, 0)
+    for o, v in opts:
+        s.setsockopt(o, v)
     for p in subs:
         s.setsockopt(zmq.SUBSCRIBE, p)
     s.connect(ep)
@@ -99,28 +103,29 @@ def test_many_frames_and_a_large_message_pass_whole(bus, ctx):
 def test_a_stalled_subscriber_does_not_block_the_others(make_suite, ctx):
     s = make_suite(["bus"], redis=False, env={"JIESU_BUS_HWM": "100"})
     pub = sock(ctx, zmq.PUB, s.ep("pub"))
-    stalled = sock(ctx, zmq.SUB, s.ep("sub"), b"")
-    stalled.setsockopt(zmq.RCVHWM, 10)
-    stalled.setsockopt(zmq.RCVBUF, 4096)
+    stalled = sock(ctx, zmq.SUB, s.ep("sub"), b"", opts=[(zmq.RCVHWM, 10), (zmq.RCVBUF, 4096)])
     live = sock(ctx, zmq.SUB, s.ep("sub"), b"")
     try:
         sync(pub, [stalled, live])
-        # the stalled one never reads; far more than every buffer on its way holds
-        n, body = 20000, b"x" * 1000
-        got = 0
-        for i in range(n):
-            pub.send_multipart([b"t.%d" % i, body])
+        # the stalled one never reads: far more than every buffer on its way
+        # to it holds (128 MB against a 100-message queue, a 4 KB receive
+        # buffer and a send buffer of a few MB)
+        body = b"x" * 65536
+        for i in range(2000):
+            pub.send_multipart([b"t.flood", body])
             while live.poll(0):
                 live.recv_multipart()
-                got += 1
-        last = h.wait_for(lambda: live.poll(int(5000 * h.SLOW)) and live.recv_multipart(), 10, what="the tail")
-        got += 1
-        while True:  # the live one keeps receiving to the end
-            if last[0] == b"t.%d" % (n - 1):
-                break
-            assert live.poll(int(5000 * h.SLOW)), f"live subscriber stuck after {got} messages"
-            last = live.recv_multipart()
-            got += 1
+        # The live one may have lost some of the flood to its own queue limit
+        # (PUB/SUB drops, by design); what matters is that the bus still
+        # forwards to it while the stalled one stays full. A bus blocking on
+        # the stalled subscriber (ZMQ_XPUB_NODROP on) never delivers a marker.
+        def marker_arrives():
+            pub.send_multipart([b"t.marker", b""])
+            while live.poll(100):
+                if live.recv_multipart()[0] == b"t.marker":
+                    return True
+            return False
+        h.wait_for(marker_arrives, 20, every=0.05, what="a message to the live subscriber after the flood")
         assert s.running("bus")
     finally:
         for x in (pub, stalled, live):
