@@ -1,311 +1,516 @@
-/* cls_model.c -- normalisation, hashed character n-grams, naive Bayes.
+/* cls_model.c -- training, storing and applying the linear model.
  *
- * Orders arrive as raw unsegmented Chinese, while the training file is
- * word-segmented: both go through cls_normalize, which removes every blank,
- * so the model sees the same character sequence either way. Features are the
- * characters and character pairs of the text, each counted once per message
- * (binarised multinomial naive Bayes, which suits short texts), hashed into a
- * fixed number of buckets. Inference is one pass over the text adding
- * log-probabilities: no allocation. */
+ * File layout (little-endian, as written by this host):
+ *   "JSLR0002"  magic
+ *   u32 k, bits, nmin, nmax, head, qbits, has_idf
+ *   f32 temperature
+ *   k x 64 bytes of labels, k x f32 bias, k x f32 scale (weight = q * scale)
+ *   2^bits x k weights (int8 or int16; f32 when qbits is 0), class-minor, so
+ *   one feature's weights sit together
+ *   2^bits x u8 idf, quantised as idf = q / 16 (when has_idf)
+ * Unused buckets are stored too: the file stays a plain array, loaded with
+ * one read, and 2^20 x 7 int8 weights are 7 MB. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "cls.h"
+#include "cls_model.h"
 #include "jsdefs.h"
 
-#define MODEL_MAGIC "JSNB0001"
-#define MAX_CLASSES 32
-#define MAX_FEATS 8192 /* distinct features looked at per message */
+#define MAGIC "JSLR0002"
+#define IDF_Q 16.0f /* idf stored as u8 in steps of 1/16: up to ln(N) < 16 */
 
 struct cls_model {
-    int k;                   /* classes */
-    uint32_t buckets;        /* a power of two */
-    char labels[MAX_CLASSES][64];
-    float prior[MAX_CLASSES];
-    float *logp;             /* [buckets][k]: one cache line serves every class of a feature */
-    float scale;             /* posterior temperature: log-likelihood per feature times scale */
+    uint32_t k, bits, nmin, nmax, head, qbits, has_idf;
+    float temp;
+    char label[CLS_MAX_CLASSES][CLS_LABEL_MAX];
+    float bias[CLS_MAX_CLASSES];
+    float scale[CLS_MAX_CLASSES];
+    void *w;      /* [2^bits][k] of float, int8_t or int16_t */
+    uint8_t *idf; /* [2^bits] or NULL */
+    int8_t *row;  /* 8-bit models: [2^bits][k + 1], a feature's weights and its idf side by side,
+                   * so scoring touches one cache line per feature; NULL otherwise */
 };
 
-/* ---- text ------------------------------------------------------------------- */
-
-/* Decode one UTF-8 code point; 0 on invalid (then *n = 1). */
-static uint32_t s_next_cp(const unsigned char *p, size_t left, size_t *n) {
-    unsigned c = p[0];
-    *n = 1;
-    if (c < 0x80) return c;
-    size_t k = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (!k || k > left || !js_utf8_valid((const char *)p, k)) return 0;
-    uint32_t cp = c & (0xFF >> (k + 1));
-    for (size_t i = 1; i < k; i++) cp = (cp << 6) | (p[i] & 0x3F);
-    *n = k;
-    return cp;
+/* Interleave weights and idf of an 8-bit model (see row above). */
+static void s_pack(cls_model_t *m) {
+    if (m->qbits != 8) return;
+    size_t nb = (size_t)1 << m->bits, k = m->k;
+    free(m->row);
+    m->row = js_malloc(nb * (k + 1));
+    const int8_t *w = m->w;
+    for (size_t b = 0; b < nb; b++) {
+        memcpy(m->row + b * (k + 1), w + b * k, k);
+        m->row[b * (k + 1) + k] = (int8_t)(m->idf ? m->idf[b] : (uint8_t)IDF_Q);
+    }
 }
 
-static size_t s_put_cp(uint32_t cp, char *out) {
-    if (cp < 0x80) { out[0] = (char)cp; return 1; }
-    if (cp < 0x800) { out[0] = (char)(0xC0 | cp >> 6); out[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | cp >> 12);
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | cp >> 18);
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
+static float s_tfw[64]; /* 1 + ln(count) for small counts */
+
+static void s_init_tables(void) {
+    if (s_tfw[1] != 0) return;
+    for (int i = 1; i < 64; i++) s_tfw[i] = 1.0f + logf((float)i);
 }
 
-size_t cls_normalize(const char *in, size_t len, char *out, size_t cap, size_t *ncjk) {
-    const unsigned char *p = (const unsigned char *)in;
-    size_t o = 0, cjk = 0;
-    if (len > CLS_MAX_TEXT) len = CLS_MAX_TEXT;
-    for (size_t i = 0; i < len;) {
-        size_t n;
-        uint32_t cp = s_next_cp(p + i, len - i, &n);
-        i += n;
-        if (cp == 0) continue;                              /* invalid byte, or NUL */
-        if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0;     /* full-width ASCII */
-        if (cp == 0x3000 || cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == 0xA0) continue;
-        if (cp < 0x20 || cp == 0x7F) continue;
-        if (cp >= 'A' && cp <= 'Z') cp += 32;
-        if ((cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF)) cjk++;
-        if (o + 5 >= cap) break;
-        o += s_put_cp(cp, out + o);
-    }
-    if (cap) out[o < cap ? o : cap - 1] = '\0';
-    if (ncjk) *ncjk = cjk;
-    return o;
+static inline float s_tf(uint32_t c) {
+    return c < 64 ? s_tfw[c] : 1.0f + logf((float)c);
 }
 
-/* ---- features ---------------------------------------------------------------- */
-
-static inline uint32_t s_mix(uint32_t h) {
-    h ^= h >> 16;
-    h *= 0x7feb352d;
-    h ^= h >> 15;
-    h *= 0x846ca68b;
-    h ^= h >> 16;
-    return h;
+/* Feature values of v: weighted and scaled to unit length, into val[]. */
+static void s_values(const cls_model_t *m, const cls_fvec_t *v, float *val) {
+    double ss = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        float x = s_tf(v->cnt[i]);
+        if (m->idf) x *= m->idf[v->idx[i]] * (1.0f / IDF_Q);
+        val[i] = x;
+        ss += (double)x * x;
+    }
+    if (ss > 0) {
+        float inv = (float)(1.0 / sqrt(ss));
+        for (size_t i = 0; i < v->n; i++) val[i] *= inv;
+    }
 }
 
-/* Distinct features without sorting: a per-thread stamp per bucket, bumped
- * once per message (the stamps stay reachable from thread-local storage). */
-static __thread uint32_t *tl_stamp;
-static __thread size_t tl_cap;
-static __thread uint32_t tl_epoch;
-
-/* Distinct feature buckets of a normalised text; returns how many. */
-static size_t s_features(const char *norm, size_t len, uint32_t mask, uint32_t *f, size_t max) {
-    if (tl_cap < (size_t)mask + 1) {
-        free(tl_stamp);
-        tl_cap = (size_t)mask + 1;
-        tl_stamp = js_calloc(tl_cap, sizeof *tl_stamp);
-        tl_epoch = 0;
-    }
-    if (++tl_epoch == 0) { /* wrapped: forget every stamp */
-        memset(tl_stamp, 0, tl_cap * sizeof *tl_stamp);
-        tl_epoch = 1;
-    }
-    const unsigned char *p = (const unsigned char *)norm;
-    size_t nf = 0;
-    uint32_t prev = 0;
-    for (size_t i = 0; i < len && nf + 2 <= max;) {
-        size_t n;
-        uint32_t cp = s_next_cp(p + i, len - i, &n);
-        i += n;
-        uint32_t a = s_mix(cp * 2654435761u) & mask;
-        if (tl_stamp[a] != tl_epoch) {
-            tl_stamp[a] = tl_epoch;
-            f[nf++] = a;
+static void s_dot(const cls_model_t *m, const cls_fvec_t *v, const float *val, float *z) {
+    uint32_t k = m->k;
+    float acc[CLS_MAX_CLASSES] = {0};
+    if (m->qbits == 8) {
+        const int8_t *w = m->w;
+        for (size_t i = 0; i < v->n; i++) {
+            const int8_t *r = w + (size_t)v->idx[i] * k;
+            for (uint32_t c = 0; c < k; c++) acc[c] += r[c] * val[i];
         }
-        if (prev) {
-            uint32_t b = s_mix((prev * 0x9E3779B1u) ^ (cp + 0x632BE5ABu)) & mask;
-            if (tl_stamp[b] != tl_epoch) {
-                tl_stamp[b] = tl_epoch;
-                f[nf++] = b;
+    } else if (m->qbits == 16) {
+        const int16_t *w = m->w;
+        for (size_t i = 0; i < v->n; i++) {
+            const int16_t *r = w + (size_t)v->idx[i] * k;
+            for (uint32_t c = 0; c < k; c++) acc[c] += r[c] * val[i];
+        }
+    } else {
+        const float *w = m->w;
+        for (size_t i = 0; i < v->n; i++) {
+            const float *r = w + (size_t)v->idx[i] * k;
+            for (uint32_t c = 0; c < k; c++) acc[c] += r[c] * val[i];
+        }
+    }
+    for (uint32_t c = 0; c < k; c++) z[c] = acc[c] * m->scale[c] + m->bias[c];
+}
+
+static void s_softmax(const float *z, uint32_t k, float t, float *p) {
+    float mx = z[0];
+    for (uint32_t c = 1; c < k; c++)
+        if (z[c] > mx) mx = z[c];
+    float s = 0;
+    for (uint32_t c = 0; c < k; c++) s += p[c] = expf((z[c] - mx) / t);
+    for (uint32_t c = 0; c < k; c++) p[c] /= s;
+}
+
+/* The fast path: one pass, one row per feature; the dot product is linear,
+ * so scaling to unit length can wait until the end. */
+static void s_scores_packed(const cls_model_t *m, const cls_fvec_t *v, float *z) {
+    size_t k = m->k, stride = k + 1;
+    float acc[CLS_MAX_CLASSES] = {0};
+    double ss = 0;
+    const int8_t *rows = m->row;
+    for (size_t i = 0; i < v->n; i++) {
+        if (i + 8 < v->n) __builtin_prefetch(rows + (size_t)v->idx[i + 8] * stride);
+        const int8_t *r = rows + (size_t)v->idx[i] * stride;
+        float x = s_tf(v->cnt[i]) * (float)(uint8_t)r[k];
+        ss += (double)x * x;
+        for (size_t c = 0; c < k; c++) acc[c] += r[c] * x;
+    }
+    float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0;
+    for (size_t c = 0; c < k; c++) z[c] = acc[c] * inv * m->scale[c] + m->bias[c];
+}
+
+static void s_scores_fv(const cls_model_t *m, const cls_fvec_t *v, float *z) {
+    if (m->row) {
+        s_scores_packed(m, v, z);
+        return;
+    }
+    float stackval[1024];
+    float *val = v->n <= 1024 ? stackval : js_malloc(v->n * sizeof *val);
+    s_values(m, v, val);
+    s_dot(m, v, val, z);
+    if (val != stackval) free(val);
+}
+
+void cls_model_features(const cls_model_t *m, const char *norm, size_t len, cls_fvec_t *v) {
+    cls_featurize(norm, len, (int)m->nmin, (int)m->nmax, (int)m->head, (int)m->bits, v);
+}
+
+int cls_model_same_features(const cls_model_t *a, const cls_model_t *b) {
+    return a->nmin == b->nmin && a->nmax == b->nmax && a->head == b->head && a->bits == b->bits;
+}
+
+void cls_model_scores(const cls_model_t *m, const char *norm, size_t len, cls_fvec_t *scratch, float *z) {
+    cls_model_features(m, norm, len, scratch);
+    s_scores_fv(m, scratch, z);
+}
+
+int cls_model_predict_fv(const cls_model_t *m, const cls_fvec_t *v, float *p, float *conf) {
+    float z[CLS_MAX_CLASSES], pp[CLS_MAX_CLASSES];
+    s_scores_fv(m, v, z);
+    s_softmax(z, m->k, m->temp, pp);
+    int best = 0;
+    for (uint32_t c = 1; c < m->k; c++)
+        if (pp[c] > pp[best]) best = (int)c;
+    if (p) memcpy(p, pp, m->k * sizeof *p);
+    if (conf) *conf = pp[best];
+    return best;
+}
+
+int cls_model_predict(const cls_model_t *m, const char *norm, size_t len, cls_fvec_t *scratch, float *p, float *conf) {
+    cls_model_features(m, norm, len, scratch);
+    return cls_model_predict_fv(m, scratch, p, conf);
+}
+
+/* ---- training ----------------------------------------------------------------- */
+
+void cls_train_defaults(cls_train_opts_t *o) {
+    /* the shipped topic model's settings: docs/CLASSIFIER.md tells how they were chosen */
+    *o = (cls_train_opts_t){.bits = 19, .nmin = 1, .nmax = 2, .head = 20, .epochs = 50, .lr = 0.5f, .l2 = 0,
+                            .idf = 1, .qbits = 8, .seed = 12345, .svm = 1, .c = 3.0f, .balance = 1, .nb = 1};
+}
+
+static uint64_t s_rng(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+typedef struct sparse {
+    uint32_t *idx;
+    float *val;
+    size_t n;
+} sparse_t;
+
+/* One-vs-rest L2-regularised L2-loss SVM, dual coordinate descent (Hsieh et
+ * al., ICML 2008): each class is a binary problem over every row, with the
+ * bias as a constant feature of value 1. */
+static void s_train_svm(cls_model_t *m, const cls_dataset_t *d, const size_t *rows, const sparse_t *ex, size_t nrows,
+                        const cls_train_opts_t *o) {
+    size_t nb = (size_t)1 << m->bits, k = m->k;
+    float *w = js_calloc(nb * k, sizeof *w);
+    double *alpha = js_malloc((nrows ? nrows : 1) * sizeof *alpha), *qii = js_malloc((nrows ? nrows : 1) * sizeof *qii);
+    size_t *order = js_malloc((nrows ? nrows : 1) * sizeof *order);
+    double diag = 0.5 / o->c, cw[CLS_MAX_CLASSES];
+    {
+        size_t cnt[CLS_MAX_CLASSES] = {0};
+        for (size_t i = 0; i < nrows; i++) cnt[d->y[rows ? rows[i] : i]]++;
+        for (size_t c = 0; c < k; c++)
+            cw[c] = o->balance && cnt[c] ? (double)nrows / ((double)k * (double)cnt[c]) : 1.0;
+    }
+    float *r = NULL; /* [bucket][k] log-count ratios, when asked */
+    if (o->nb) {
+        float *cnt = js_calloc(nb * k, sizeof *cnt), tot[CLS_MAX_CLASSES] = {0}, all = 0;
+        for (size_t i = 0; i < nrows; i++) {
+            int yi = d->y[rows ? rows[i] : i];
+            for (size_t j = 0; j < ex[i].n; j++) cnt[(size_t)ex[i].idx[j] * k + yi] += 1.0f;
+            tot[yi] += (float)ex[i].n;
+            all += (float)ex[i].n;
+        }
+        r = js_malloc(nb * k * sizeof *r);
+        for (size_t f = 0; f < nb; f++) {
+            float sum = 0;
+            for (size_t c = 0; c < k; c++) sum += cnt[f * k + c];
+            for (size_t c = 0; c < k; c++) {
+                float p = (cnt[f * k + c] + 1.0f) / (tot[c] + (float)nb), q = (sum - cnt[f * k + c] + 1.0f) / (all - tot[c] + (float)nb);
+                r[f * k + c] = logf(p / q);
             }
         }
-        prev = cp;
+        free(cnt);
     }
-    return nf;
+#define XV(i, j, c) (r ? ex[i].val[j] * r[(size_t)ex[i].idx[j] * k + (c)] : ex[i].val[j])
+    for (size_t i = 0; i < nrows; i++) {
+        qii[i] = diag;
+    }
+    uint64_t rng = o->seed;
+    for (size_t c = 0; c < k; c++) {
+        double b = 0;
+        for (size_t i = 0; i < nrows; i++) {
+            double q = 1.0 + diag / cw[d->y[rows ? rows[i] : i]]; /* the bias feature */
+            for (size_t j = 0; j < ex[i].n; j++) q += (double)XV(i, j, c) * XV(i, j, c);
+            qii[i] = q;
+        }
+        memset(alpha, 0, nrows * sizeof *alpha);
+        for (size_t i = 0; i < nrows; i++) order[i] = i;
+        for (int ep = 0; ep < o->epochs; ep++) {
+            for (size_t i = nrows; i > 1; i--) {
+                size_t j = s_rng(&rng) % i, t = order[i - 1];
+                order[i - 1] = order[j], order[j] = t;
+            }
+            double maxpg = 0;
+            for (size_t ii = 0; ii < nrows; ii++) {
+                size_t i = order[ii];
+                double yi = d->y[rows ? rows[i] : i] == (int)c ? 1.0 : -1.0;
+                double wx = b;
+                for (size_t j = 0; j < ex[i].n; j++) wx += (double)w[(size_t)ex[i].idx[j] * k + c] * XV(i, j, c);
+                double g = yi * wx - 1.0 + diag / cw[d->y[rows ? rows[i] : i]] * alpha[i];
+                double pg = alpha[i] > 0 ? g : (g < 0 ? g : 0);
+                if (fabs(pg) > maxpg) maxpg = fabs(pg);
+                if (pg == 0) continue;
+                double old = alpha[i];
+                alpha[i] = fmax(old - g / qii[i], 0.0);
+                double delta = (alpha[i] - old) * yi;
+                if (delta == 0) continue;
+                for (size_t j = 0; j < ex[i].n; j++) w[(size_t)ex[i].idx[j] * k + c] += (float)(delta * XV(i, j, c));
+                b += delta;
+            }
+            if (maxpg < 0.01) break; /* converged: the projected gradient is small everywhere */
+        }
+        m->bias[c] = (float)b;
+    }
+    if (r) /* fold the ratios into the weights: inference stays one dot product */
+        for (size_t f = 0; f < nb * k; f++) w[f] *= r[f];
+#undef XV
+    free(r);
+    free(alpha), free(qii), free(order);
+    m->w = w;
 }
 
-/* ---- model ------------------------------------------------------------------- */
-
-int cls_model_classes(const cls_model_t *m) { return m->k; }
-const char *cls_model_label(const cls_model_t *m, int k) { return k >= 0 && k < m->k ? m->labels[k] : ""; }
-size_t cls_model_bytes(const cls_model_t *m) { return sizeof *m + (size_t)m->buckets * (size_t)m->k * sizeof(float); }
-
-int cls_model_predict(const cls_model_t *m, const char *norm, size_t len, float *prob) {
-    uint32_t f[MAX_FEATS];
-    size_t nf = s_features(norm, len, m->buckets - 1, f, MAX_FEATS);
-    double s[MAX_CLASSES];
-    for (int k = 0; k < m->k; k++) s[k] = 0;
-    for (size_t i = 0; i < nf; i++) {
-        const float *row = m->logp + (size_t)f[i] * (size_t)m->k;
-        for (int k = 0; k < m->k; k++) s[k] += row[k];
-    }
-    /* Naive Bayes is overconfident on long texts: the posterior uses the mean
-     * log-likelihood per feature times a fitted scale (stored in the model). */
-    double best = -INFINITY;
-    int bk = 0;
-    for (int k = 0; k < m->k; k++) {
-        s[k] = (nf ? s[k] / (double)nf : 0) * m->scale + m->prior[k];
-        if (s[k] > best) { best = s[k]; bk = k; }
-    }
-    double z = 0;
-    for (int k = 0; k < m->k; k++) z += exp(s[k] - best);
-    if (prob) *prob = (float)(1.0 / z);
-    return bk;
-}
-
-cls_model_t *cls_model_train(char **labels, char **texts, size_t n, uint32_t buckets) {
-    if (buckets < 1024 || (buckets & (buckets - 1))) return NULL;
+cls_model_t *cls_model_train(const cls_dataset_t *d, const size_t *rows, size_t nrows, const cls_train_opts_t *o) {
+    s_init_tables();
     cls_model_t *m = js_calloc(1, sizeof *m);
-    m->buckets = buckets;
-    int *y = js_malloc(n * sizeof *y);
-    for (size_t i = 0; i < n; i++) {
-        int k;
-        for (k = 0; k < m->k; k++)
-            if (strcmp(m->labels[k], labels[i]) == 0) break;
-        if (k == m->k) {
-            if (m->k == MAX_CLASSES) { free(y); free(m); return NULL; }
-            snprintf(m->labels[m->k++], sizeof m->labels[0], "%s", labels[i]);
+    m->k = (uint32_t)d->k;
+    m->bits = (uint32_t)o->bits;
+    m->nmin = (uint32_t)o->nmin;
+    m->nmax = (uint32_t)o->nmax;
+    m->head = (uint32_t)o->head;
+    m->temp = 1.0f;
+    memcpy(m->label, d->label, sizeof m->label);
+    for (int c = 0; c < CLS_MAX_CLASSES; c++) m->scale[c] = 1.0f;
+    size_t nb = (size_t)1 << o->bits, k = (size_t)d->k;
+    if (!rows) nrows = d->n;
+
+    /* featurise once; the idf needs every document first */
+    sparse_t *ex = js_calloc(nrows ? nrows : 1, sizeof *ex);
+    cls_fvec_t v;
+    cls_fvec_init(&v);
+    uint32_t *df = o->idf ? js_calloc(nb, sizeof *df) : NULL;
+    for (size_t i = 0; i < nrows; i++) {
+        const char *t = d->text[rows ? rows[i] : i];
+        cls_featurize(t, strlen(t), o->nmin, o->nmax, o->head, o->bits, &v);
+        ex[i].n = v.n;
+        ex[i].idx = js_malloc((v.n ? v.n : 1) * sizeof *ex[i].idx);
+        ex[i].val = js_malloc((v.n ? v.n : 1) * sizeof *ex[i].val);
+        memcpy(ex[i].idx, v.idx, v.n * sizeof *v.idx);
+        for (size_t j = 0; j < v.n; j++) ex[i].val[j] = (float)v.cnt[j];
+        if (df)
+            for (size_t j = 0; j < v.n; j++) df[v.idx[j]]++;
+    }
+    if (df) {
+        m->has_idf = 1;
+        m->idf = js_malloc(nb);
+        for (size_t b = 0; b < nb; b++) {
+            float idf = logf((1.0f + (float)nrows) / (1.0f + (float)df[b])) + 1.0f;
+            float q = roundf(idf * IDF_Q);
+            m->idf[b] = (uint8_t)(q > 255 ? 255 : q);
         }
-        y[i] = k;
+        free(df);
     }
-    double *cnt = js_calloc((size_t)buckets * (size_t)m->k, sizeof *cnt);
-    double tot[MAX_CLASSES] = {0}, docs[MAX_CLASSES] = {0};
-    uint32_t *f = js_malloc(MAX_FEATS * sizeof *f);
-    char *norm = js_malloc(CLS_MAX_TEXT + 8);
-    for (size_t i = 0; i < n; i++) {
-        size_t len = cls_normalize(texts[i], strlen(texts[i]), norm, CLS_MAX_TEXT + 8, NULL);
-        size_t nf = s_features(norm, len, buckets - 1, f, MAX_FEATS);
-        for (size_t j = 0; j < nf; j++) cnt[(size_t)f[j] * (size_t)m->k + (size_t)y[i]] += 1;
-        tot[y[i]] += (double)nf;
-        docs[y[i]] += 1;
+    for (size_t i = 0; i < nrows; i++) {
+        cls_fvec_t tmp = {.idx = ex[i].idx, .n = ex[i].n};
+        uint32_t *cnt = js_malloc((ex[i].n ? ex[i].n : 1) * sizeof *cnt);
+        for (size_t j = 0; j < ex[i].n; j++) cnt[j] = (uint32_t)ex[i].val[j];
+        tmp.cnt = cnt;
+        s_values(m, &tmp, ex[i].val);
+        free(cnt);
     }
-    const double alpha = 0.1;
-    m->logp = js_malloc((size_t)buckets * (size_t)m->k * sizeof(float));
-    for (int k = 0; k < m->k; k++) {
-        double denom = tot[k] + alpha * buckets;
-        for (uint32_t b = 0; b < buckets; b++)
-            m->logp[(size_t)b * (size_t)m->k + (size_t)k] = (float)log((cnt[(size_t)b * (size_t)m->k + (size_t)k] + alpha) / denom);
-        m->prior[k] = (float)log((docs[k] + 1) / ((double)n + m->k));
+    cls_fvec_free(&v);
+
+    if (o->svm) {
+        s_train_svm(m, d, rows, ex, nrows, o);
+        goto done;
     }
-    /* Fit the posterior scale on the training set: the one that minimises log loss. */
-    double best_loss = INFINITY;
-    float best_scale = 1;
-    for (float sc = 5; sc <= 400; sc *= 1.25f) {
-        m->scale = sc;
-        double loss = 0;
-        size_t step = n > 3000 ? n / 3000 : 1;
-        for (size_t i = 0; i < n; i += step) {
-            size_t len = cls_normalize(texts[i], strlen(texts[i]), norm, CLS_MAX_TEXT + 8, NULL);
-            size_t nf = s_features(norm, len, buckets - 1, f, MAX_FEATS);
-            double s[MAX_CLASSES] = {0}, mx = -INFINITY, z = 0;
-            for (size_t j = 0; j < nf; j++)
-                for (int k = 0; k < m->k; k++) s[k] += m->logp[(size_t)f[j] * (size_t)m->k + (size_t)k];
-            for (int k = 0; k < m->k; k++) {
-                s[k] = (nf ? s[k] / (double)nf : 0) * sc + m->prior[k];
-                if (s[k] > mx) mx = s[k];
+    float *w = js_calloc(nb * k, sizeof *w);
+    float *g2 = js_calloc(nb * k, sizeof *g2);
+    float gb[CLS_MAX_CLASSES] = {0};
+    size_t *order = js_malloc((nrows ? nrows : 1) * sizeof *order);
+    for (size_t i = 0; i < nrows; i++) order[i] = i;
+    uint64_t rng = o->seed;
+    m->w = w; /* s_dot reads floats while training */
+    for (int ep = 0; ep < o->epochs; ep++) {
+        for (size_t i = nrows; i > 1; i--) {
+            size_t j = s_rng(&rng) % i, t = order[i - 1];
+            order[i - 1] = order[j], order[j] = t;
+        }
+        for (size_t ii = 0; ii < nrows; ii++) {
+            size_t i = order[ii];
+            int yi = d->y[rows ? rows[i] : i];
+            cls_fvec_t fv = {.idx = ex[i].idx, .n = ex[i].n};
+            float z[CLS_MAX_CLASSES], p[CLS_MAX_CLASSES];
+            s_dot(m, &fv, ex[i].val, z);
+            s_softmax(z, m->k, 1.0f, p);
+            float g[CLS_MAX_CLASSES];
+            for (size_t c = 0; c < k; c++) {
+                g[c] = p[c] - (c == (size_t)yi ? 1.0f : 0.0f);
+                gb[c] += g[c] * g[c];
+                m->bias[c] -= o->lr * g[c] / sqrtf(gb[c] + 1e-6f);
             }
-            for (int k = 0; k < m->k; k++) z += exp(s[k] - mx);
-            loss -= s[y[i]] - mx - log(z);
+            for (size_t j = 0; j < ex[i].n; j++) {
+                float x = ex[i].val[j];
+                float *wr = w + (size_t)ex[i].idx[j] * k, *gr = g2 + (size_t)ex[i].idx[j] * k;
+                for (size_t c = 0; c < k; c++) {
+                    float gg = g[c] * x + o->l2 * wr[c];
+                    gr[c] += gg * gg;
+                    wr[c] -= o->lr * gg / sqrtf(gr[c] + 1e-6f);
+                }
+            }
         }
-        if (loss < best_loss) { best_loss = loss; best_scale = sc; }
     }
-    m->scale = best_scale;
-    free(norm);
-    free(f);
-    free(cnt);
-    free(y);
+    free(order);
+    free(g2);
+done:
+    for (size_t i = 0; i < nrows; i++) free(ex[i].idx), free(ex[i].val);
+    free(ex);
+    if (o->qbits) cls_model_quantize(m, o->qbits);
     return m;
+}
+
+float cls_fit_temperature(const float *z, const int *y, size_t n, int k) {
+    float best = 1.0f;
+    double bestloss = INFINITY;
+    for (float t = 0.05f; t <= 5.0f; t *= 1.05f) {
+        double loss = 0;
+        for (size_t i = 0; i < n; i++) {
+            float p[CLS_MAX_CLASSES];
+            s_softmax(z + i * (size_t)k, (uint32_t)k, t, p);
+            loss -= log(p[y[i]] > 1e-12f ? p[y[i]] : 1e-12f);
+        }
+        if (loss < bestloss) bestloss = loss, best = t;
+    }
+    return best;
+}
+
+void cls_model_set_temperature(cls_model_t *m, float t) {
+    if (t > 0) m->temp = t;
+}
+
+float cls_model_temperature(const cls_model_t *m) {
+    return m->temp;
+}
+
+void cls_model_quantize(cls_model_t *m, int qbits) {
+    if (m->qbits || (qbits != 8 && qbits != 16)) return;
+    size_t nb = (size_t)1 << m->bits, k = m->k;
+    const float *w = m->w;
+    float qmax = qbits == 8 ? 127.0f : 32767.0f;
+    for (size_t c = 0; c < k; c++) {
+        float mx = 0;
+        for (size_t b = 0; b < nb; b++) mx = fmaxf(mx, fabsf(w[b * k + c]));
+        m->scale[c] = mx > 0 ? mx / qmax : 1.0f;
+    }
+    void *q = js_malloc(nb * k * (qbits / 8));
+    for (size_t b = 0; b < nb; b++)
+        for (size_t c = 0; c < k; c++) {
+            float r = roundf(w[b * k + c] / m->scale[c]);
+            if (qbits == 8) ((int8_t *)q)[b * k + c] = (int8_t)r;
+            else ((int16_t *)q)[b * k + c] = (int16_t)r;
+        }
+    free(m->w);
+    m->w = q;
+    m->qbits = (uint32_t)qbits;
+    s_pack(m);
+}
+
+/* ---- file ------------------------------------------------------------------- */
+
+static size_t s_wbytes(const cls_model_t *m) {
+    return ((size_t)1 << m->bits) * m->k * (m->qbits ? m->qbits / 8 : sizeof(float));
 }
 
 int cls_model_save(const cls_model_t *m, const char *path) {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return -ENAMETOOLONG;
     FILE *f = fopen(tmp, "wb");
     if (!f) return -errno;
-    uint32_t k = (uint32_t)m->k;
-    int ok = fwrite(MODEL_MAGIC, 1, 8, f) == 8 && fwrite(&k, 4, 1, f) == 1 && fwrite(&m->buckets, 4, 1, f) == 1 &&
-             fwrite(&m->scale, 4, 1, f) == 1 && fwrite(m->labels, sizeof m->labels[0], k, f) == k &&
-             fwrite(m->prior, sizeof(float), k, f) == k &&
-             fwrite(m->logp, sizeof(float), (size_t)m->buckets * k, f) == (size_t)m->buckets * k;
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -EIO;
-    }
-    return 0;
+    uint32_t hdr[7] = {m->k, m->bits, m->nmin, m->nmax, m->head, m->qbits, m->has_idf};
+    size_t nb = (size_t)1 << m->bits;
+    int ok = fwrite(MAGIC, 8, 1, f) == 1 && fwrite(hdr, sizeof hdr, 1, f) == 1 &&
+             fwrite(&m->temp, sizeof m->temp, 1, f) == 1 &&
+             fwrite(m->label, CLS_LABEL_MAX, m->k, f) == m->k && fwrite(m->bias, sizeof(float), m->k, f) == m->k &&
+             fwrite(m->scale, sizeof(float), m->k, f) == m->k && fwrite(m->w, s_wbytes(m), 1, f) == 1 &&
+             (!m->has_idf || fwrite(m->idf, nb, 1, f) == 1);
+    int e = ok ? 0 : -EIO;
+    if (fclose(f) != 0 && !e) e = -errno;
+    if (!e && rename(tmp, path) != 0) e = -errno;
+    if (e) remove(tmp);
+    return e;
 }
 
 cls_model_t *cls_model_load(const char *path, char *err, size_t errlen) {
+    s_init_tables();
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "%s: %s (build it: make model)", path, strerror(errno));
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     cls_model_t *m = js_calloc(1, sizeof *m);
     char magic[8];
-    uint32_t k = 0;
-    int ok = fread(magic, 1, 8, f) == 8 && memcmp(magic, MODEL_MAGIC, 8) == 0 && fread(&k, 4, 1, f) == 1 &&
-             k >= 2 && k <= MAX_CLASSES && fread(&m->buckets, 4, 1, f) == 1 && m->buckets >= 1024 &&
-             m->buckets <= (1u << 24) && !(m->buckets & (m->buckets - 1)) && fread(&m->scale, 4, 1, f) == 1 &&
-             isfinite(m->scale) && fread(m->labels, sizeof m->labels[0], k, f) == k &&
-             fread(m->prior, sizeof(float), k, f) == k;
-    if (ok) {
-        m->k = (int)k;
-        for (uint32_t i = 0; i < k; i++) m->labels[i][sizeof m->labels[0] - 1] = '\0';
-        m->logp = js_malloc((size_t)m->buckets * k * sizeof(float));
-        ok = fread(m->logp, sizeof(float), (size_t)m->buckets * k, f) == (size_t)m->buckets * k && fgetc(f) == EOF;
+    uint32_t hdr[7];
+    const char *why = NULL;
+    if (fread(magic, 8, 1, f) != 1 || memcmp(magic, MAGIC, 8) != 0) why = "not a model file (bad magic)";
+    else if (fread(hdr, sizeof hdr, 1, f) != 1 || fread(&m->temp, sizeof m->temp, 1, f) != 1) why = "truncated header";
+    if (!why) {
+        m->k = hdr[0], m->bits = hdr[1], m->nmin = hdr[2], m->nmax = hdr[3], m->head = hdr[4], m->qbits = hdr[5];
+        m->has_idf = hdr[6];
+        if (m->k < 2 || m->k > CLS_MAX_CLASSES || m->bits < 8 || m->bits > 26 || m->nmin < 1 || m->nmin > m->nmax ||
+            m->nmax > CLS_FEAT_MAX_N || m->head > 4096 || (m->qbits != 0 && m->qbits != 8 && m->qbits != 16) || m->has_idf > 1 ||
+            !(m->temp > 0.0f && m->temp < 100.0f))
+            why = "bad header values";
+    }
+    if (!why) {
+        size_t nb = (size_t)1 << m->bits;
+        m->w = js_malloc(s_wbytes(m));
+        if (m->has_idf) m->idf = js_malloc(nb);
+        if (fread(m->label, CLS_LABEL_MAX, m->k, f) != m->k || fread(m->bias, sizeof(float), m->k, f) != m->k ||
+            fread(m->scale, sizeof(float), m->k, f) != m->k || fread(m->w, s_wbytes(m), 1, f) != 1 ||
+            (m->has_idf && fread(m->idf, nb, 1, f) != 1))
+            why = "truncated";
+        else if (fgetc(f) != EOF)
+            why = "trailing bytes";
+        for (uint32_t c = 0; !why && c < m->k; c++)
+            if (memchr(m->label[c], 0, CLS_LABEL_MAX) == NULL || !m->label[c][0] || !isfinite(m->bias[c]) ||
+                !isfinite(m->scale[c]))
+                why = "bad label or bias";
     }
     fclose(f);
-    if (!ok) {
-        snprintf(err, errlen, "%s: not a jiesu topic model (or truncated)", path);
-        free(m->logp);
-        free(m);
+    if (why) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        cls_model_free(&m);
         return NULL;
     }
+    s_pack(m);
     return m;
+}
+
+int cls_model_classes(const cls_model_t *m) {
+    return (int)m->k;
+}
+
+const char *cls_model_label(const cls_model_t *m, int c) {
+    return c >= 0 && (uint32_t)c < m->k ? m->label[c] : "";
+}
+
+int cls_model_class_of(const cls_model_t *m, const char *label) {
+    for (uint32_t c = 0; c < m->k; c++)
+        if (strcmp(m->label[c], label) == 0) return (int)c;
+    return -1;
+}
+
+size_t cls_model_bytes(const cls_model_t *m) {
+    return s_wbytes(m) + (m->idf ? (size_t)1 << m->bits : 0) + (m->row ? ((size_t)1 << m->bits) * (m->k + 1) : 0);
 }
 
 void cls_model_free(cls_model_t **mp) {
     if (!mp || !*mp) return;
-    free((*mp)->logp);
+    free((*mp)->w);
+    free((*mp)->idf);
+    free((*mp)->row);
     free(*mp);
     *mp = NULL;
 }
-
-/* ---- SimHash -------------------------------------------------------------- */
-
-uint64_t cls_simhash(const char *text, size_t len) {
-    char norm[4096];
-    size_t n = cls_normalize(text, len, norm, sizeof norm, NULL);
-    int v[64] = {0};
-    const unsigned char *p = (const unsigned char *)norm;
-    uint32_t prev = 0;
-    for (size_t i = 0; i < n;) {
-        size_t k;
-        uint32_t cp = s_next_cp(p + i, n - i, &k);
-        i += k;
-        if (prev) {
-            uint64_t h = ((uint64_t)s_mix(prev ^ 0x5bd1e995u) << 32) | s_mix(cp * 0x9E3779B1u + prev);
-            for (int b = 0; b < 64; b++) v[b] += (h >> b) & 1 ? 1 : -1;
-        }
-        prev = cp;
-    }
-    uint64_t out = 0;
-    for (int b = 0; b < 64; b++)
-        if (v[b] > 0) out |= (uint64_t)1 << b;
-    return out;
-}
-
-int cls_simhash_distance(uint64_t a, uint64_t b) { return __builtin_popcountll(a ^ b); }

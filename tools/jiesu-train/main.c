@@ -1,206 +1,260 @@
-/* jiesu-train -- build the classifier's topic model from `label\ttext` lines.
+/* jiesu-train -- train a classifier model from labelled TSV.
  *
- *   jiesu-train --data FILE.tsv --out MODEL [--seed N] [--buckets N]
- *               [--holdout 0.2] [--folds 5] [--sample-out FILE --sample-n N]
+ *   jiesu-train --data FILE.tsv [--data ...] --out MODEL [--kind topic|type]
+ *               [--seed N] [--holdout FRAC] [--folds N]
+ *               [--sample-out FILE --sample-n N] [--exclude FILE.tsv]
+ *               [--weak RAW.tsv --cues TYPES.tsv]
+ *               [--bits B] [--ngrams MIN-MAX] [--head N] [--epochs E] [--c X] [--qbits 8|16]
+ *               [--logreg [--lr X] [--l2 X]] [--no-idf] [--no-nb] [--no-balance]
  *
- * Deterministic for a seed: the rows are shuffled with it, a held-out share is
- * set aside, the rest is cross-validated (K folds) and then trained on whole.
- * Prints one JSON line: cross-validated and held-out macro-F1 measured on the
- * text with every blank removed (orders arrive unsegmented). */
+ * The defaults are the shipped topic model's (cls_train_defaults): a
+ * one-vs-rest linear SVM over hashed character 1-2-grams with the title's
+ * n-grams counted again, idf, NB log-count ratios and balanced class costs;
+ * --logreg trains multinomial logistic regression by AdaGrad instead.
+ * With --holdout, a stratified fraction is set aside first: it never reaches
+ * training, is scored at the end (and --sample-out writes n of its rows, for
+ * tests/data). The rest is scored by k-fold cross-validation, whose
+ * out-of-fold scores also fit the model's temperature; then the model is
+ * trained on the whole rest and saved. Deterministic for a seed. Prints one
+ * JSON line; progress goes to stderr. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../services/classifier/cls.h"
+#include "../../services/classifier/cls_data.h"
+#include "../../services/classifier/cls_model.h"
+#include "../../services/classifier/cls_normalize.h"
+#include "cls_weak.h"
 #include "jsdefs.h"
 
-typedef struct rows {
-    char **label, **text;
-    size_t n;
-} rows_t;
+#define MAX_DATA 8
 
-static uint64_t s_rng;
-static uint64_t s_rand(void) {
-    s_rng ^= s_rng << 13;
-    s_rng ^= s_rng >> 7;
-    s_rng ^= s_rng << 17;
-    return s_rng;
+static void s_usage(void) {
+    fprintf(stderr,
+            "usage: jiesu-train --data FILE.tsv [--data ...] --out MODEL [--kind topic|type] [--seed N]\n"
+            "         [--holdout FRAC] [--folds N] [--sample-out FILE --sample-n N] [--exclude FILE.tsv]\n"
+            "         [--weak RAW.tsv --cues TYPES.tsv] [--bits B] [--ngrams MIN-MAX] [--head N] [--epochs E]\n"
+            "         [--c X] [--qbits 8|16] [--logreg [--lr X] [--l2 X]] [--no-idf] [--no-nb] [--no-balance]\n");
 }
 
-static char *s_unspaced(const char *s) {
-    char *d = js_strdup(s), *w = d;
-    for (const char *r = s; *r; r++)
-        if (*r != ' ') *w++ = *r;
-    *w = '\0';
-    return d;
+static uint64_t s_rng(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
 }
 
-/* Macro-F1 of a model over rows idx[0..n) (text without blanks). */
-static double s_macro_f1(const cls_model_t *m, rows_t *r, const size_t *idx, size_t n, double *acc) {
-    int K = cls_model_classes(m);
-    size_t tp[32] = {0}, fp[32] = {0}, fn[32] = {0}, ok = 0;
-    char *norm = js_malloc(CLS_MAX_TEXT + 8);
+/* Score rows with model m into the confusion matrix; the raw scores go to z
+ * (rows x k) when asked. */
+static void s_score(const cls_model_t *m, const cls_dataset_t *d, const size_t *rows, size_t n, cls_confusion_t *cm,
+                    float *z) {
+    cls_fvec_t v;
+    cls_fvec_init(&v);
     for (size_t i = 0; i < n; i++) {
-        char *raw = s_unspaced(r->text[idx[i]]);
-        size_t len = cls_normalize(raw, strlen(raw), norm, CLS_MAX_TEXT + 8, NULL);
-        free(raw);
-        int p = cls_model_predict(m, norm, len, NULL);
-        int t = -1;
-        for (int k = 0; k < K; k++)
-            if (strcmp(cls_model_label(m, k), r->label[idx[i]]) == 0) t = k;
-        if (t == p) {
-            tp[p]++;
-            ok++;
-        } else {
-            fp[p]++;
-            if (t >= 0) fn[t]++;
-        }
+        const char *t = d->text[rows[i]];
+        float zz[CLS_MAX_CLASSES];
+        cls_model_scores(m, t, strlen(t), &v, zz);
+        int best = 0;
+        for (int c = 1; c < d->k; c++)
+            if (zz[c] > zz[best]) best = c;
+        cm->m[d->y[rows[i]]][best]++;
+        if (z) memcpy(z + i * (size_t)d->k, zz, (size_t)d->k * sizeof *z);
     }
-    free(norm);
-    double sum = 0;
-    for (int k = 0; k < K; k++) {
-        double pr = tp[k] + fp[k] ? (double)tp[k] / (double)(tp[k] + fp[k]) : 0;
-        double rc = tp[k] + fn[k] ? (double)tp[k] / (double)(tp[k] + fn[k]) : 0;
-        sum += pr + rc > 0 ? 2 * pr * rc / (pr + rc) : 0;
-    }
-    if (acc) *acc = n ? (double)ok / (double)n : 0;
-    return K ? sum / K : 0;
+    cls_fvec_free(&v);
 }
 
-static cls_model_t *s_train(rows_t *r, const size_t *idx, size_t n, uint32_t buckets) {
-    char **l = js_malloc(n * sizeof *l), **t = js_malloc(n * sizeof *t);
-    for (size_t i = 0; i < n; i++) {
-        l[i] = r->label[idx[i]];
-        t[i] = r->text[idx[i]];
+static int s_write_sample(const char *path, const cls_dataset_t *d, const size_t *rows, size_t n, size_t want,
+                          uint64_t seed) {
+    size_t *pick = js_malloc((n ? n : 1) * sizeof *pick);
+    memcpy(pick, rows, n * sizeof *pick);
+    uint64_t rng = seed ^ 0x5A4D91Eull;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = s_rng(&rng) % i, t = pick[i - 1];
+        pick[i - 1] = pick[j], pick[j] = t;
     }
-    cls_model_t *m = cls_model_train(l, t, n, buckets);
-    free(l);
-    free(t);
-    return m;
-}
-
-static const char *s_opt(int argc, char **argv, const char *name, const char *def) {
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], name) == 0) return argv[i + 1];
-    return def;
+    if (want > n) want = n;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        free(pick);
+        return -errno;
+    }
+    fprintf(f, "label\ttext\n");
+    for (size_t i = 0; i < want; i++) fprintf(f, "%s\t%s\n", d->label[d->y[pick[i]]], d->text[pick[i]]);
+    free(pick);
+    return fclose(f) == 0 ? 0 : -errno;
 }
 
 int main(int argc, char **argv) {
+    const char *data[MAX_DATA], *out = NULL, *kind = "topic", *sample_out = NULL, *exclude = NULL, *cues = NULL;
+    const char *weak[MAX_DATA];
+    int ndata = 0, nweak = 0, folds = 5;
+    size_t sample_n = 300;
+    double holdout = 0;
+    cls_train_opts_t o;
+    cls_train_defaults(&o);
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: jiesu-train --data FILE.tsv --out MODEL [--seed N] [--buckets N] [--holdout F]\n"
-                   "                   [--folds K] [--sample-out FILE --sample-n N]\n");
-            return 0;
-        }
-        if (!strcmp(argv[i], "--version")) {
-            printf("jiesu-train %s\n", JIESU_VERSION);
-            return 0;
-        }
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (strcmp(a, "--idf") == 0) o.idf = 1, takes = 0;
+        else if (strcmp(a, "--svm") == 0) o.svm = 1, takes = 0;
+        else if (strcmp(a, "--nb") == 0) o.nb = 1, takes = 0;
+        else if (strcmp(a, "--balance") == 0) o.balance = 1, takes = 0;
+        else if (strcmp(a, "--logreg") == 0) o.svm = 0, takes = 0;
+        else if (strcmp(a, "--no-idf") == 0) o.idf = 0, takes = 0;
+        else if (strcmp(a, "--no-nb") == 0) o.nb = 0, takes = 0;
+        else if (strcmp(a, "--no-balance") == 0) o.balance = 0, takes = 0;
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) return s_usage(), 0;
+        else if (!v) return s_usage(), 2;
+        else if (strcmp(a, "--data") == 0 && ndata < MAX_DATA) data[ndata++] = v;
+        else if (strcmp(a, "--weak") == 0 && nweak < MAX_DATA) weak[nweak++] = v;
+        else if (strcmp(a, "--out") == 0) out = v;
+        else if (strcmp(a, "--kind") == 0) kind = v;
+        else if (strcmp(a, "--seed") == 0) o.seed = strtoull(v, NULL, 10);
+        else if (strcmp(a, "--holdout") == 0) holdout = atof(v);
+        else if (strcmp(a, "--folds") == 0) folds = atoi(v);
+        else if (strcmp(a, "--sample-out") == 0) sample_out = v;
+        else if (strcmp(a, "--sample-n") == 0) sample_n = strtoul(v, NULL, 10);
+        else if (strcmp(a, "--exclude") == 0) exclude = v;
+        else if (strcmp(a, "--cues") == 0) cues = v;
+        else if (strcmp(a, "--bits") == 0) o.bits = atoi(v);
+        else if (strcmp(a, "--head") == 0) o.head = atoi(v);
+        else if (strcmp(a, "--ngrams") == 0) {
+            if (sscanf(v, "%d-%d", &o.nmin, &o.nmax) != 2) return s_usage(), 2;
+        } else if (strcmp(a, "--epochs") == 0) o.epochs = atoi(v);
+        else if (strcmp(a, "--lr") == 0) o.lr = (float)atof(v);
+        else if (strcmp(a, "--l2") == 0) o.l2 = (float)atof(v);
+        else if (strcmp(a, "--qbits") == 0) o.qbits = atoi(v);
+        else if (strcmp(a, "--svm") == 0) o.svm = 1, takes = 0;
+        else if (strcmp(a, "--c") == 0) o.c = (float)atof(v);
+        else return s_usage(), 2;
+        i += takes;
     }
-    const char *data = s_opt(argc, argv, "--data", NULL), *out = s_opt(argc, argv, "--out", NULL);
-    if (!data || !out) {
-        fprintf(stderr, "jiesu-train: --data and --out are required (see --help)\n");
+    if ((!ndata && !nweak) || !out || (strcmp(kind, "topic") && strcmp(kind, "type")) || folds < 2 || folds > 20 ||
+        holdout < 0 || holdout >= 0.9 || o.bits < 8 || o.bits > 26 || o.nmin < 1 || o.nmin > o.nmax ||
+        o.nmax > CLS_FEAT_MAX_N || o.head < 0 || o.head > 4096 || o.epochs < 1 || (o.qbits != 8 && o.qbits != 16) || (nweak && !cues))
+        return s_usage(), 2;
+
+    char err[512];
+    cls_norm_t *norm = cls_norm_new("t2s.json", err, sizeof err);
+    if (!norm) {
+        fprintf(stderr, "jiesu-train: %s\n", err);
         return 1;
     }
-    s_rng = strtoull(s_opt(argc, argv, "--seed", "12345"), NULL, 10) | 1;
-    uint32_t buckets = (uint32_t)strtoul(s_opt(argc, argv, "--buckets", "131072"), NULL, 10);
-    double hold = atof(s_opt(argc, argv, "--holdout", "0.2"));
-    int folds = atoi(s_opt(argc, argv, "--folds", "5"));
-    const char *sample_out = s_opt(argc, argv, "--sample-out", NULL);
-    size_t sample_n = (size_t)atol(s_opt(argc, argv, "--sample-n", "300"));
-    if (buckets < 1024 || (buckets & (buckets - 1)) || hold < 0 || hold >= 0.9 || folds < 0 || folds == 1) {
-        fprintf(stderr, "jiesu-train: buckets must be a power of two >= 1024, holdout in [0, 0.9), folds 0 or >= 2\n");
-        return 1;
-    }
-    FILE *f = fopen(data, "r");
-    if (!f) {
-        fprintf(stderr, "jiesu-train: %s: cannot open\n", data);
-        return 1;
-    }
-    rows_t r = {0};
-    size_t cap = 0, lcap = 0;
-    char *line = NULL;
-    ssize_t len;
-    while ((len = getline(&line, &lcap, f)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        char *tab = strchr(line, '\t');
-        if (!tab || tab == line) continue;
-        *tab = '\0';
-        if (r.n == 0 && !strcmp(line, "label")) continue;
-        if (r.n == cap) {
-            cap = cap ? 2 * cap : 4096;
-            r.label = js_realloc(r.label, cap * sizeof *r.label);
-            r.text = js_realloc(r.text, cap * sizeof *r.text);
-        }
-        r.label[r.n] = js_strdup(line);
-        r.text[r.n] = js_strdup(tab + 1);
-        r.n++;
-    }
-    free(line);
-    fclose(f);
-    if (r.n < 20) {
-        fprintf(stderr, "jiesu-train: %s: too few `label<TAB>text` rows (%zu)\n", data, r.n);
-        return 1;
-    }
-    size_t *idx = js_malloc(r.n * sizeof *idx);
-    for (size_t i = 0; i < r.n; i++) idx[i] = i;
-    for (size_t i = r.n - 1; i > 0; i--) {
-        size_t j = (size_t)(s_rand() % (i + 1));
-        size_t t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
-    }
-    size_t nh = (size_t)((double)r.n * hold), nt = r.n - nh;
-    size_t *train = idx, *held = idx + nt;
-    double cv = 0, cv_acc = 0;
-    if (folds >= 2) {
-        size_t *tr = js_malloc(nt * sizeof *tr), *te = js_malloc(nt * sizeof *te);
-        for (int k = 0; k < folds; k++) {
-            size_t a = 0, b = 0;
-            for (size_t i = 0; i < nt; i++) {
-                if ((int)(i % (size_t)folds) == k) te[b++] = train[i];
-                else tr[a++] = train[i];
-            }
-            cls_model_t *m = s_train(&r, tr, a, buckets);
-            double acc;
-            cv += s_macro_f1(m, &r, te, b, &acc) / folds;
-            cv_acc += acc / folds;
-            cls_model_free(&m);
-        }
-        free(tr);
-        free(te);
-    }
-    cls_model_t *m = s_train(&r, train, nt, buckets);
-    if (!m) {
-        fprintf(stderr, "jiesu-train: cannot train (more than 32 labels?)\n");
-        return 1;
-    }
-    double hacc = 0, hf1 = nh ? s_macro_f1(m, &r, held, nh, &hacc) : 0;
-    int rc = cls_model_save(m, out);
-    if (rc < 0) {
-        fprintf(stderr, "jiesu-train: %s: cannot write\n", out);
-        return 1;
-    }
-    if (sample_out && nh) {
-        FILE *s = fopen(sample_out, "w");
-        if (!s) {
-            fprintf(stderr, "jiesu-train: %s: cannot write\n", sample_out);
+    cls_dataset_t d = {0};
+    if (strcmp(kind, "type") == 0) cls_weak_classes(&d); /* fixed order: consultation .. suggestion */
+    for (int i = 0; i < ndata; i++)
+        if (cls_data_load(&d, data[i], norm, err, sizeof err) < 0) {
+            fprintf(stderr, "jiesu-train: %s\n", err);
             return 1;
         }
-        fprintf(s, "label\ttext\n");
-        for (size_t i = 0; i < nh && i < sample_n; i++) fprintf(s, "%s\t%s\n", r.label[held[i]], r.text[held[i]]);
-        fclose(s);
+    if (nweak) {
+        cls_weak_t *w = cls_weak_load(cues, err, sizeof err);
+        if (!w) {
+            fprintf(stderr, "jiesu-train: %s\n", err);
+            return 1;
+        }
+        cls_dataset_t ex = {0};
+        if (exclude && cls_data_load(&ex, exclude, norm, err, sizeof err) < 0) {
+            fprintf(stderr, "jiesu-train: %s\n", err);
+            return 1;
+        }
+        for (int i = 0; i < nweak; i++) {
+            long r = cls_weak_label_file(w, weak[i], norm, &ex, &d, err, sizeof err);
+            if (r < 0) {
+                fprintf(stderr, "jiesu-train: %s\n", err);
+                return 1;
+            }
+            fprintf(stderr, "jiesu-train: %s: %ld weakly labelled rows\n", weak[i], r);
+        }
+        cls_data_free(&ex);
+        cls_weak_free(&w);
     }
-    printf("{\"rows\":%zu,\"trained_on\":%zu,\"held_out\":%zu,\"folds\":%d,\"cv_macro_f1\":%.4f,\"cv_accuracy\":%.4f,"
-           "\"heldout_macro_f1\":%.4f,\"heldout_accuracy\":%.4f,\"model_bytes\":%zu}\n",
-           r.n, nt, nh, folds, cv, cv_acc, hf1, hacc, cls_model_bytes(m));
+    cls_norm_destroy(&norm);
+    if (d.n < (size_t)folds * 2 || d.k < 2) {
+        fprintf(stderr, "jiesu-train: too few rows (%zu) or classes (%d)\n", d.n, d.k);
+        return 1;
+    }
+    for (int c = 0; c < d.k; c++) {
+        size_t nc = 0;
+        for (size_t i = 0; i < d.n; i++) nc += d.y[i] == c;
+        fprintf(stderr, "jiesu-train: class %-16s %zu rows\n", d.label[c], nc);
+    }
+
+    /* hold out: fold 0 of a split into round(1/holdout) stratified parts */
+    int *fold = js_malloc(d.n * sizeof *fold);
+    size_t *hold = js_malloc(d.n * sizeof *hold), *rest = js_malloc(d.n * sizeof *rest), nh = 0, nr = 0;
+    if (holdout > 0) {
+        cls_data_folds(&d, (int)lround(1.0 / holdout), o.seed ^ 0x401Dull, fold);
+        for (size_t i = 0; i < d.n; i++)
+            if (fold[i] == 0) hold[nh++] = i;
+            else rest[nr++] = i;
+    } else {
+        for (size_t i = 0; i < d.n; i++) rest[nr++] = i;
+    }
+
+    /* k-fold cross-validation over the rest */
+    cls_dataset_t sub = d; /* a view of the rest, for stratified folds */
+    sub.n = nr;
+    sub.text = js_malloc(nr * sizeof *sub.text);
+    sub.y = js_malloc(nr * sizeof *sub.y);
+    for (size_t i = 0; i < nr; i++) sub.text[i] = d.text[rest[i]], sub.y[i] = d.y[rest[i]];
+    cls_data_folds(&sub, folds, o.seed, fold);
+    cls_confusion_t cv = {.k = d.k};
+    float *z = js_malloc(nr * (size_t)d.k * sizeof *z);
+    int *zy = js_malloc(nr * sizeof *zy);
+    size_t nz = 0;
+    size_t *tr = js_malloc(nr * sizeof *tr), *te = js_malloc(nr * sizeof *te);
+    for (int f = 0; f < folds; f++) {
+        size_t ntr = 0, nte = 0;
+        for (size_t i = 0; i < nr; i++)
+            if (fold[i] == f) te[nte++] = i;
+            else tr[ntr++] = i;
+        cls_train_opts_t fo = o;
+        fo.qbits = 0; /* temperature is fitted on the same scores the saved model gives, near enough */
+        cls_model_t *m = cls_model_train(&sub, tr, ntr, &fo);
+        cls_confusion_t one = {.k = d.k};
+        s_score(m, &sub, te, nte, &one, z + nz * (size_t)d.k);
+        for (size_t i = 0; i < nte; i++) zy[nz + i] = sub.y[te[i]];
+        nz += nte;
+        for (int a = 0; a < d.k; a++)
+            for (int b = 0; b < d.k; b++) cv.m[a][b] += one.m[a][b];
+        fprintf(stderr, "jiesu-train: fold %d/%d macro-F1 %.4f\n", f + 1, folds, cls_macro_f1(&one));
+        cls_model_free(&m);
+    }
+    float temp = cls_fit_temperature(z, zy, nz, d.k);
+    for (int c = 0; c < d.k; c++) {
+        double p, r, f;
+        cls_class_prf(&cv, c, &p, &r, &f);
+        fprintf(stderr, "jiesu-train: %-16s P %.3f R %.3f F1 %.3f |", d.label[c], p, r, f);
+        for (int b = 0; b < d.k; b++) fprintf(stderr, " %4u", cv.m[c][b]);
+        fprintf(stderr, "\n");
+    }
+    fprintf(stderr, "jiesu-train: %d-fold macro-F1 %.4f accuracy %.4f temperature %.3f\n", folds, cls_macro_f1(&cv),
+            cls_accuracy(&cv), temp);
+
+    cls_model_t *m = cls_model_train(&d, rest, nr, &o);
+    cls_model_set_temperature(m, temp);
+    int rc = 0;
+    double hf1 = -1, hacc = -1;
+    if (nh) {
+        cls_confusion_t hc = {.k = d.k};
+        s_score(m, &d, hold, nh, &hc, NULL);
+        hf1 = cls_macro_f1(&hc), hacc = cls_accuracy(&hc);
+        fprintf(stderr, "jiesu-train: held-out (%zu rows) macro-F1 %.4f accuracy %.4f\n", nh, hf1, hacc);
+        if (sample_out && (rc = s_write_sample(sample_out, &d, hold, nh, sample_n, o.seed)) < 0)
+            fprintf(stderr, "jiesu-train: %s: %s\n", sample_out, strerror(-rc));
+    }
+    int e = cls_model_save(m, out);
+    if (e < 0) fprintf(stderr, "jiesu-train: %s: %s\n", out, strerror(-e)), rc = e;
+    printf("{\"kind\":\"%s\",\"rows\":%zu,\"classes\":%d,\"folds\":%d,\"cv_macro_f1\":%.4f,\"cv_accuracy\":%.4f,"
+           "\"holdout_rows\":%zu,\"holdout_macro_f1\":%.4f,\"holdout_accuracy\":%.4f,\"temperature\":%.3f,"
+           "\"model_bytes\":%zu,\"seed\":%llu}\n",
+           kind, nr, d.k, folds, cls_macro_f1(&cv), cls_accuracy(&cv), nh, hf1, hacc, temp, cls_model_bytes(m),
+           (unsigned long long)o.seed);
     cls_model_free(&m);
-    for (size_t i = 0; i < r.n; i++) {
-        free(r.label[i]);
-        free(r.text[i]);
-    }
-    free(r.label);
-    free(r.text);
-    free(idx);
-    return 0;
+    free(tr), free(te), free(z), free(zy), free(fold), free(hold), free(rest), free(sub.text), free(sub.y);
+    cls_data_free(&d);
+    return rc < 0 ? 1 : 0;
 }

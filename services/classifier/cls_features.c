@@ -1,0 +1,140 @@
+/* cls_features.c -- hashed character n-grams, counted once per bucket.
+ *
+ * Counting uses an open-addressing table sized to twice the number of
+ * n-grams, so a text costs O(length) whatever its vocabulary. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cls_features.h"
+#include "cls_normalize.h"
+#include "jsdefs.h"
+
+static const uint64_t s_seed[CLS_FEAT_MAX_N + 1] = {
+    0, 0x9E3779B97F4A7C15ull, 0xC2B2AE3D27D4EB4Full, 0x165667B19E3779F9ull, 0xD6E8FEB86659FD93ull,
+    0xFF51AFD7ED558CCDull,
+};
+
+static inline uint64_t s_mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void cls_fvec_init(cls_fvec_t *v) {
+    memset(v, 0, sizeof *v);
+}
+
+void cls_fvec_free(cls_fvec_t *v) {
+    free(v->idx);
+    free(v->cnt);
+    free(v->tab);
+    memset(v, 0, sizeof *v);
+}
+
+/* Room for n features; returns the table size to use for them. */
+static size_t s_reserve(cls_fvec_t *v, size_t n) {
+    if (n > v->cap) {
+        size_t c = v->cap ? v->cap : 256;
+        while (c < n) c *= 2;
+        v->idx = js_realloc(v->idx, c * sizeof *v->idx);
+        v->cnt = js_realloc(v->cnt, c * sizeof *v->cnt);
+        v->cap = c;
+    }
+    size_t t = 512;
+    while (t < 2 * n) t *= 2;
+    if (t > v->tabcap) {
+        free(v->tab);
+        v->tab = js_malloc(t * sizeof *v->tab);
+        v->tabcap = t;
+    }
+    return t;
+}
+
+static inline void s_add(cls_fvec_t *v, uint32_t b, size_t tmask) {
+    size_t s = (b * 0x9E3779B1u) & tmask;
+    for (;;) {
+        uint32_t e = v->tab[s];
+        if (e == 0) {
+            v->idx[v->n] = b;
+            v->cnt[v->n] = 1;
+            v->tab[s] = (uint32_t)++v->n;
+            return;
+        }
+        if (v->idx[e - 1] == b) {
+            v->cnt[e - 1]++;
+            return;
+        }
+        s = (s + 1) & tmask;
+    }
+}
+
+size_t cls_featurize(const char *norm, size_t len, int nmin, int nmax, int head, int bits, cls_fvec_t *v) {
+    const unsigned char *p = (const unsigned char *)norm;
+    uint32_t win[CLS_FEAT_MAX_N] = {0}; /* last characters, newest first */
+    size_t have = 0, pos = 0;
+    uint32_t mask = (1u << bits) - 1;
+    v->n = 0;
+    if (nmin < 1) nmin = 1;
+    if (nmax > CLS_FEAT_MAX_N) nmax = CLS_FEAT_MAX_N;
+    /* at most one n-gram of each length per byte: an upper bound without a decoding pass */
+    size_t t = s_reserve(v, (len + (head > 0 ? (size_t)head : 0)) * (size_t)(nmax - nmin + 1) + 1);
+    size_t tmask = t - 1;
+    memset(v->tab, 0, t * sizeof *v->tab);
+    for (size_t i = 0; i < len;) {
+        size_t adv;
+        uint32_t cp = cls_utf8_next(p + i, len - i, &adv);
+        i += adv;
+        if (cp == 0 || cp == ' ') continue;
+        memmove(win + 1, win, (CLS_FEAT_MAX_N - 1) * sizeof *win);
+        win[0] = cp;
+        if (have < CLS_FEAT_MAX_N) have++;
+        uint64_t h = 0;
+        for (int k = 1; k <= nmax && (size_t)k <= have; k++) {
+            h = h * 0x100000001B3ull + win[k - 1] + 1;
+            if (k < nmin) continue;
+            s_add(v, (uint32_t)s_mix64(h ^ s_seed[k]) & mask, tmask);
+            if (pos < (size_t)head) s_add(v, (uint32_t)s_mix64(h ^ s_seed[k] ^ 0x7E7E7E7E7E7E7E7Eull) & mask, tmask);
+        }
+        pos++;
+    }
+    return v->n;
+}
+
+/* ---- SimHash ---------------------------------------------------------------- */
+
+static int s_is_punct(uint32_t cp) {
+    return cp < 0x80 ? !((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9'))
+                     : (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xFF00 && cp <= 0xFF0F) ||
+                           (cp >= 0xFF1A && cp <= 0xFF20) || (cp >= 0x2000 && cp <= 0x206F) ||
+                           (cp >= 0xFE30 && cp <= 0xFE4F);
+}
+
+uint64_t cls_simhash(const char *text, size_t len) {
+    const unsigned char *p = (const unsigned char *)text;
+    int32_t acc[64] = {0};
+    uint32_t w[3] = {0};
+    size_t have = 0, shingles = 0;
+    if (!text) return 0;
+    for (size_t i = 0; i < len;) {
+        size_t adv;
+        uint32_t cp = cls_utf8_next(p + i, len - i, &adv);
+        i += adv;
+        if (cp == 0 || s_is_punct(cp) || cp == 0x3000 || cp == 0xA0) continue;
+        if (cp >= 'A' && cp <= 'Z') cp += 32;
+        w[2] = w[1], w[1] = w[0], w[0] = cp;
+        if (++have < 3) continue;
+        uint64_t h = s_mix64(((uint64_t)w[2] << 42) ^ ((uint64_t)w[1] << 21) ^ w[0]);
+        shingles++;
+        for (int b = 0; b < 64; b++) acc[b] += (h >> b & 1) ? 1 : -1;
+    }
+    if (shingles == 0 && have > 0) /* one or two characters: hash them whole */
+        return s_mix64(((uint64_t)w[1] << 21) ^ w[0] ^ 0x5bd1e995);
+    uint64_t r = 0;
+    for (int b = 0; b < 64; b++)
+        if (acc[b] > 0) r |= 1ull << b;
+    return r;
+}
+
+int cls_simhash_distance(uint64_t a, uint64_t b) {
+    return __builtin_popcountll(a ^ b);
+}

@@ -1,0 +1,43 @@
+/* cls_features.h -- hashed character n-grams of a normalised text.
+ *
+ * Orders arrive unsegmented, so the features are the characters and the
+ * runs of 2..nmax characters of the text with blanks skipped, each hashed
+ * with its own seed per length into 2^bits buckets (collisions are accepted:
+ * the hashing trick). A vector lists each bucket once with its count; the
+ * model decides the weighting. The caller owns the vector and may reuse it
+ * for many texts (its buffers grow and are kept). */
+#ifndef CLS_FEATURES_H
+#define CLS_FEATURES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLS_FEAT_MAX_N 5 /* longest n-gram a model may ask for */
+
+typedef struct cls_fvec {
+    uint32_t *idx;   /* bucket of each distinct feature, in first-seen order */
+    uint32_t *cnt;   /* its count in the text */
+    size_t n;        /* distinct features */
+    size_t cap;      /* room in idx/cnt */
+    uint32_t *tab;   /* scratch: open-addressing table of positions + 1 */
+    size_t tabcap;   /* a power of two */
+} cls_fvec_t;
+
+/* Prototypes */
+void cls_fvec_init(cls_fvec_t *v);
+void cls_fvec_free(cls_fvec_t *v);
+/* Features of norm (len bytes, normalised UTF-8; invalid bytes are skipped)
+ * into v, replacing what it held: n-grams of nmin..nmax characters (1 <=
+ * nmin <= nmax <= CLS_FEAT_MAX_N), buckets below 2^bits (8 <= bits <= 26).
+ * The n-grams ending in the first `head` characters count twice, once more
+ * under their own seed: an order starts with its title, which says the most.
+ * Returns the number of distinct features. */
+size_t cls_featurize(const char *norm, size_t len, int nmin, int nmax, int head, int bits, cls_fvec_t *v);
+
+/* Near-duplicates: 64-bit SimHash over character 3-shingles of the text
+ * (blanks, punctuation and case ignored); texts of the same matter differ in
+ * a few bits. */
+uint64_t cls_simhash(const char *text, size_t len);
+int cls_simhash_distance(uint64_t a, uint64_t b);
+
+#endif

@@ -1,0 +1,194 @@
+/* cls_normalize.c -- simplified, half-width, lower-case, blank-folded text.
+ *
+ * libopencc is slow next to the rest of the classifier (a dictionary walk and
+ * an allocation per call) and most orders are already simplified, so at load
+ * we learn which code points t2s changes on their own, and call opencc only
+ * for a text that holds one of them; its phrase tables then see the whole
+ * text, so context-dependent conversions stay right. */
+#include <opencc/opencc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cls_normalize.h"
+#include "jsdefs.h"
+
+#define TRAD_LO 0x3400 /* CJK extension A .. compatibility ideographs: where t2s acts */
+#define TRAD_HI 0xFAFF
+
+struct cls_norm {
+    opencc_t cc;
+    uint8_t trad[(TRAD_HI - TRAD_LO + 1 + 7) / 8]; /* 1 bit per code point that t2s changes */
+};
+
+uint32_t cls_utf8_next(const unsigned char *p, size_t left, size_t *adv) {
+    unsigned c = p[0];
+    *adv = 1;
+    if (c < 0x80) return c;
+    size_t k;
+    uint32_t cp, min;
+    if (c >= 0xC2 && c <= 0xDF) k = 2, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) k = 3, cp = c & 0x0F, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4) k = 4, cp = c & 0x07, min = 0x10000;
+    else return 0;
+    if (k > left) return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    *adv = k;
+    return cp;
+}
+
+size_t cls_utf8_put(uint32_t cp, char *out) {
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | cp >> 12);
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | cp >> 18);
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Every code point of the range, one per line, through t2s once: a line that
+ * comes back different marks a traditional character. */
+static int s_learn_trad(cls_norm_t *n) {
+    size_t count = TRAD_HI - TRAD_LO + 1;
+    char *buf = js_malloc(count * 4 + 1);
+    size_t o = 0;
+    for (uint32_t cp = TRAD_LO; cp <= TRAD_HI; cp++) {
+        o += cls_utf8_put(cp, buf + o);
+        buf[o++] = '\n';
+    }
+    buf[o] = '\0';
+    char *conv = opencc_convert_utf8(n->cc, buf, o);
+    free(buf);
+    if (!conv) return -1;
+    const char *p = conv;
+    for (uint32_t cp = TRAD_LO; cp <= TRAD_HI && *p; cp++) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        char mine[4];
+        size_t ml = cls_utf8_put(cp, mine);
+        if (l != ml || memcmp(p, mine, ml) != 0) n->trad[(cp - TRAD_LO) >> 3] |= (uint8_t)(1u << ((cp - TRAD_LO) & 7));
+        p = nl ? nl + 1 : p + l;
+    }
+    opencc_convert_utf8_free(conv);
+    return 0;
+}
+
+cls_norm_t *cls_norm_new(const char *t2s, char *err, size_t errlen) {
+    cls_norm_t *n = js_calloc(1, sizeof *n);
+    if (!t2s) return n;
+    n->cc = opencc_open(t2s);
+    if (n->cc == (opencc_t)-1) {
+        if (err && errlen) snprintf(err, errlen, "opencc: cannot open %s: %s", t2s, opencc_error());
+        free(n);
+        return NULL;
+    }
+    if (s_learn_trad(n) < 0) {
+        if (err && errlen) snprintf(err, errlen, "opencc: %s: %s", t2s, opencc_error());
+        opencc_close(n->cc);
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+void cls_norm_destroy(cls_norm_t **np) {
+    if (!np || !*np) return;
+    if ((*np)->cc && (*np)->cc != (opencc_t)-1) opencc_close((*np)->cc);
+    free(*np);
+    *np = NULL;
+}
+
+static int s_is_blank(uint32_t cp) {
+    return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' || cp == 0xA0 ||
+           cp == 0x3000 || (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+           cp == 0x205F || cp == 0xFEFF;
+}
+
+static int s_is_trad(const cls_norm_t *n, uint32_t cp) {
+    return cp >= TRAD_LO && cp <= TRAD_HI && (n->trad[(cp - TRAD_LO) >> 3] >> ((cp - TRAD_LO) & 7) & 1);
+}
+
+size_t cls_normalize(const cls_norm_t *n, const char *in, size_t len, char *out, size_t cap, int flags,
+                     cls_norm_info_t *info) {
+    cls_norm_info_t st = {0};
+    const unsigned char *p = (const unsigned char *)in;
+    size_t o = 0;
+    int need_cc = 0, space = 0;
+    if (!in) len = 0;
+    if (len > CLS_NORM_MAX_IN) len = CLS_NORM_MAX_IN, st.truncated = 1;
+    if (cap == 0) return 0;
+    for (size_t i = 0; i < len;) {
+        size_t adv;
+        uint32_t cp = cls_utf8_next(p + i, len - i, &adv);
+        if (cp == 0 && !(adv == 1 && p[i] == 0)) {
+            /* cut inside a character at the size cap: not the writer's fault */
+            if (!(st.truncated && len - i < 4)) st.invalid++;
+            i++;
+            continue;
+        }
+        i += adv;
+        if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0; /* full-width ASCII */
+        if (s_is_blank(cp)) {
+            space = 1;
+            continue;
+        }
+        if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) || (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0x200D)
+            continue; /* controls, variation selectors, joiners: no meaning here */
+        if (cp >= 'A' && cp <= 'Z') cp += 32;
+        char tmp[4];
+        size_t l = cls_utf8_put(cp, tmp);
+        size_t need = l + (space && o > 0 && !(flags & CLS_NORM_DROP_SPACE));
+        if (o + need >= cap) {
+            st.truncated = 1;
+            break;
+        }
+        if (need > l) out[o++] = ' ';
+        space = 0;
+        memcpy(out + o, tmp, l);
+        o += l;
+        st.chars++;
+        if ((cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0xF900 && cp <= 0xFAFF))
+            st.cjk++;
+        else if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9'))
+            st.alnum++;
+        if (n && n->cc && s_is_trad(n, cp)) need_cc = 1;
+    }
+    out[o] = '\0';
+    if (need_cc) {
+        char *conv = opencc_convert_utf8(n->cc, out, o);
+        if (conv) {
+            size_t cl = strlen(conv);
+            if (cl >= cap) {
+                /* t2s seldom lengthens a text; keep whole characters */
+                cl = cap - 1;
+                while (cl > 0 && ((unsigned char)conv[cl] & 0xC0) == 0x80) cl--;
+                st.truncated = 1;
+            }
+            memcpy(out, conv, cl);
+            out[cl] = '\0';
+            o = cl;
+            st.converted = 1;
+            opencc_convert_utf8_free(conv);
+        }
+    }
+    if (info) *info = st;
+    return o;
+}
