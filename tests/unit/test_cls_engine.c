@@ -1,0 +1,206 @@
+/* test_cls_engine.c -- whole orders through cls_classify with the shipped config: dispositions,
+ * urgency, knowledge base, thresholds, and bad input that must end in the manual queue. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../services/classifier/cls.h"
+#include "jiesu/v1/types.pb-c.h"
+
+#define D(x) JIESU__V1__DISPOSITION__DISPOSITION_##x
+#define U(x) JIESU__V1__URGENCY__URGENCY_##x
+#define T(x) JIESU__V1__ORDER_TYPE__ORDER_TYPE_##x
+
+static cls_engine_t *s_e;
+
+static int setup(void **state) {
+    (void)state;
+    char err[256];
+    s_e = cls_engine_load("config/classifier", err, sizeof err);
+    if (!s_e) fprintf(stderr, "%s\n", err);
+    return s_e ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    cls_engine_free(&s_e);
+    cls_engine_free(&s_e);
+    return 0;
+}
+
+static void s_cls(const char *t, cls_result_t *r) {
+    cls_classify(s_e, t, strlen(t), r);
+}
+
+static void test_dispatch(void **state) {
+    (void)state;
+    cls_result_t r;
+    s_cls("搅拌站粉尘污染居民生活环境 丽发新城小区旁搬迁过来一个搅拌站，天气好的时候经常扬起滚滚的灰尘，"
+          "还往河里排放污水，请环保部门查处",
+          &r);
+    assert_int_equal(r.manual, 0);
+    assert_int_equal(r.disposition, D(DISPATCH));
+    assert_string_equal(r.topic, "环境保护");
+    assert_int_equal(r.type, T(COMPLAINT));
+    assert_int_equal(r.urgency, U(NORMAL));
+    assert_string_equal(r.rule, "");
+    assert_true(r.topic_conf >= 0.5f && r.topic_conf <= 1.0f);
+    assert_non_null(strstr(r.reason, "dispatch"));
+
+    /* building-site noise sits between 城乡建设 and 环境保护: unsure, so an operator decides */
+    s_cls("A市A2区保利花园三期对面的工地太扰民了 2019年10月20日-21日，连续两天整晚施工，身为周边居民，晚上睡觉房子都在"
+          "震动！根本无法休息！大家都是有工作的人，家里也有小孩老人，请环保部门查处夜间违规施工",
+          &r);
+    if (r.manual) {
+        assert_int_equal(r.disposition, D(MANUAL));
+        assert_non_null(strstr(r.reason, "topic unsure"));
+    }
+
+    s_cls("咨询K4县事业单位招考报名条件 领导好，K4县卫计部门事业单位招考乡镇卫生院中的信息岗位，要求是信息化相关专业，"
+          "我的专业是软件技术，请问是否符合报考条件，社保缴纳年限有没有要求",
+          &r);
+    assert_int_equal(r.type, T(CONSULTATION));
+    assert_true(r.type_conf > 0.2f);
+}
+
+static void test_rules_decide(void **state) {
+    (void)state;
+    cls_result_t r;
+    s_cls("紧急！A3区桐梓坡路可可小城5栋12楼着火了，浓烟从窗户冒出来，里面可能还有人", &r);
+    assert_int_equal(r.disposition, D(EMERGENCY));
+    assert_int_equal(r.urgency, U(EMERGENCY));
+    assert_string_equal(r.rule, "emergency-fire");
+    assert_non_null(strstr(r.reason, "119"));
+    assert_int_equal(r.manual, 0);
+
+    s_cls("公司拖欠我三个月工资共计两万元，我已申请劳动仲裁，仲裁委已受理", &r);
+    assert_int_equal(r.disposition, D(LEGAL_PROCEDURE));
+    assert_string_equal(r.rule, "legal-arbitration");
+    assert_int_equal(r.manual, 0);
+
+    s_cls("新房要装修了，请推荐一家装修公司", &r);
+    assert_int_equal(r.disposition, D(OUT_OF_SCOPE));
+
+    s_cls("A4区北湾景园小区从昨天开始停水，几百户居民没水用，物业说不清楚什么时候恢复", &r);
+    assert_int_equal(r.disposition, D(DISPATCH));
+    assert_int_equal(r.urgency, U(HIGH));
+    assert_string_equal(r.topic, "城乡建设");
+}
+
+static void test_knowledge_base(void **state) {
+    (void)state;
+    cls_result_t r;
+    s_cls("社保卡丢了怎么补办？", &r);
+    assert_int_equal(r.disposition, D(ANSWERED));
+    assert_int_equal(r.manual, 0);
+    assert_string_equal(r.rule, "kb:kb-003");
+    assert_non_null(strstr(r.reason, "kb-003"));
+    const char *a = cls_engine_kb_answer(s_e, "kb-003");
+    assert_non_null(a);
+    assert_non_null(strstr(a, "挂失"));
+    assert_null(cls_engine_kb_answer(s_e, "kb-none"));
+}
+
+static void test_bad_input(void **state) {
+    (void)state;
+    cls_result_t r;
+    cls_classify(s_e, "", 0, &r);
+    assert_int_equal(r.manual, 1);
+    assert_int_equal(r.disposition, D(MANUAL));
+    assert_non_null(strstr(r.reason, "empty"));
+    cls_classify(s_e, NULL, 10, &r);
+    assert_int_equal(r.manual, 1);
+
+    s_cls("😡😡😡👎👎！！！", &r);
+    assert_int_equal(r.manual, 1);
+    assert_non_null(strstr(r.reason, "Chinese"));
+    assert_true(r.topic_conf == 0);
+    s_cls("   \t\n　", &r);
+    assert_int_equal(r.manual, 1);
+    s_cls("The street light outside building 5 has been broken for a week", &r); /* another script */
+    assert_int_equal(r.manual, 1);
+
+    /* broken UTF-8 inside a real order: classified as a guess, but an operator looks */
+    const char broken[] = "小区\xff\xfe路灯坏了\xe5\xa5一个月，晚上\x80出行很不安全";
+    cls_classify(s_e, broken, sizeof broken - 1, &r);
+    assert_int_equal(r.manual, 1);
+    assert_non_null(strstr(r.reason, "UTF-8"));
+    assert_true(r.topic[0] != 0);
+
+    /* mixed scripts with enough Chinese are fine */
+    s_cls("小区WiFi信号差，5G基站建设进度如何？ATM机也没有，希望增设", &r);
+    assert_true(r.type >= 1 && r.type <= 5);
+
+    /* 1 MB: cut at the cap, manual with the reason; an emergency word in it still names its rule */
+    size_t big = 1 << 20;
+    char *t = malloc(big);
+    for (size_t i = 0; i + 3 <= big; i += 3) memcpy(t + i, "噪", 3);
+    memset(t + big - big % 3, '!', big % 3);
+    memcpy(t, "着火了", strlen("着火了"));
+    cls_classify(s_e, t, big, &r);
+    assert_int_equal(r.manual, 1);
+    assert_string_equal(r.rule, "emergency-fire");
+    assert_non_null(strstr(r.reason, "only its start"));
+    /* random bytes never crash */
+    uint32_t s = 1;
+    for (int round = 0; round < 200; round++) {
+        size_t n = (size_t)(s % 3000);
+        for (size_t i = 0; i < n; i++) s = s * 1664525u + 1013904223u, t[i] = (char)(s >> 24);
+        cls_classify(s_e, t, n, &r);
+        assert_true(r.disposition >= 1 && r.disposition <= 10);
+        assert_true(memchr(r.reason, 0, sizeof r.reason) != NULL);
+    }
+    free(t);
+}
+
+static void test_load_errors(void **state) {
+    (void)state;
+    char err[256] = "";
+    assert_null(cls_engine_load("/nonexistent/classifier", err, sizeof err));
+    assert_non_null(strstr(err, "topic.model"));
+    /* a directory with models but broken rules names the rules file */
+    char dir[] = "/tmp/test_cls_engine_XXXXXX", p[512];
+    assert_non_null(mkdtemp(dir));
+    const char *files[] = {"topic.model", "type.model", "kb.tsv"};
+    for (int i = 0; i < 3; i++) { /* absolute links: the directory is elsewhere */
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        char src[256], *abs;
+        snprintf(src, sizeof src, "config/classifier/%s", files[i]);
+        abs = realpath(src, NULL);
+        assert_non_null(abs);
+        assert_int_equal(symlink(abs, p), 0);
+        free(abs);
+    }
+    snprintf(p, sizeof p, "%s/rules.tsv", dir);
+    FILE *f = fopen(p, "w");
+    fputs("bad\tnowhere\t-\tx\t-\tr\n", f);
+    fclose(f);
+    assert_null(cls_engine_load(dir, err, sizeof err));
+    assert_non_null(strstr(err, "rules.tsv:1"));
+    for (int i = 0; i < 3; i++) snprintf(p, sizeof p, "%s/%s", dir, files[i]), unlink(p);
+    snprintf(p, sizeof p, "%s/rules.tsv", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
+static void test_simhash_contract(void **state) {
+    (void)state;
+    const char *a = "A7县泉星社区泉星2号生活垃圾站散发恶臭，附近居民苦不堪言";
+    const char *b = "A7县泉星社区泉星2号生活垃圾站散发恶臭，附近的居民苦不堪言！";
+    assert_true(cls_simhash_distance(cls_simhash(a, strlen(a)), cls_simhash(b, strlen(b))) <= 10);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dispatch),  cmocka_unit_test(test_rules_decide),  cmocka_unit_test(test_knowledge_base),
+        cmocka_unit_test(test_bad_input), cmocka_unit_test(test_load_errors), cmocka_unit_test(test_simhash_contract),
+    };
+    return cmocka_run_group_tests_name("cls_engine", tests, setup, teardown);
+}
