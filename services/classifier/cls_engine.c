@@ -126,11 +126,9 @@ void cls_classify(const cls_engine_t *e, const char *text, size_t len, cls_resul
     /* best guesses even for doubtful text: they help the operator */
     cls_fvec_t v;
     cls_fvec_init(&v);
-    int tc = cls_model_predict(e->topic, norm, nl, &v, NULL, &out->topic_conf);
+    int tc, yc;
+    cls_model_predict2(e->topic, e->type, norm, nl, &v, &tc, &out->topic_conf, &yc, &out->type_conf);
     snprintf(out->topic, sizeof out->topic, "%s", cls_model_label(e->topic, tc));
-    /* both models usually featurise alike: then once is enough */
-    int yc = cls_model_same_features(e->topic, e->type) ? cls_model_predict_fv(e->type, &v, NULL, &out->type_conf)
-                                                         : cls_model_predict(e->type, norm, nl, &v, NULL, &out->type_conf);
     out->type = e->type_of[yc];
     cls_fvec_free(&v);
 

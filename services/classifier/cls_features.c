@@ -82,10 +82,10 @@ size_t cls_featurize(const char *norm, size_t len, int nmin, int nmax, int head,
     memset(v->tab, 0, t * sizeof *v->tab);
     for (size_t i = 0; i < len;) {
         size_t adv;
-        uint32_t cp = cls_utf8_next(p + i, len - i, &adv);
+        uint32_t cp = cls_utf8_next_fast(p + i, len - i, &adv);
         i += adv;
         if (cp == 0 || cp == ' ') continue;
-        memmove(win + 1, win, (CLS_FEAT_MAX_N - 1) * sizeof *win);
+        for (int k = CLS_FEAT_MAX_N - 1; k > 0; k--) win[k] = win[k - 1];
         win[0] = cp;
         if (have < CLS_FEAT_MAX_N) have++;
         uint64_t h = 0;

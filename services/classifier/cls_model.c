@@ -125,6 +125,29 @@ static void s_scores_packed(const cls_model_t *m, const cls_fvec_t *v, float *z)
     for (size_t c = 0; c < k; c++) z[c] = acc[c] * inv * m->scale[c] + m->bias[c];
 }
 
+/* Two packed models over the same features in one pass: the tf weight is
+ * computed once and both rows are fetched together. */
+static void s_scores_packed2(const cls_model_t *a, const cls_model_t *b, const cls_fvec_t *v, float *za, float *zb) {
+    size_t ka = a->k, kb = b->k, sa = ka + 1, sb = kb + 1;
+    float acca[CLS_MAX_CLASSES] = {0}, accb[CLS_MAX_CLASSES] = {0};
+    double ssa = 0, ssb = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (i + 8 < v->n) {
+            __builtin_prefetch(a->row + (size_t)v->idx[i + 8] * sa);
+            __builtin_prefetch(b->row + (size_t)v->idx[i + 8] * sb);
+        }
+        const int8_t *ra = a->row + (size_t)v->idx[i] * sa, *rb = b->row + (size_t)v->idx[i] * sb;
+        float tf = s_tf(v->cnt[i]), xa = tf * (float)(uint8_t)ra[ka], xb = tf * (float)(uint8_t)rb[kb];
+        ssa += (double)xa * xa;
+        ssb += (double)xb * xb;
+        for (size_t c = 0; c < ka; c++) acca[c] += ra[c] * xa;
+        for (size_t c = 0; c < kb; c++) accb[c] += rb[c] * xb;
+    }
+    float ia = ssa > 0 ? (float)(1.0 / sqrt(ssa)) : 0, ib = ssb > 0 ? (float)(1.0 / sqrt(ssb)) : 0;
+    for (size_t c = 0; c < ka; c++) za[c] = acca[c] * ia * a->scale[c] + a->bias[c];
+    for (size_t c = 0; c < kb; c++) zb[c] = accb[c] * ib * b->scale[c] + b->bias[c];
+}
+
 static void s_scores_fv(const cls_model_t *m, const cls_fvec_t *v, float *z) {
     if (m->row) {
         s_scores_packed(m, v, z);
@@ -160,6 +183,32 @@ int cls_model_predict_fv(const cls_model_t *m, const cls_fvec_t *v, float *p, fl
     if (p) memcpy(p, pp, m->k * sizeof *p);
     if (conf) *conf = pp[best];
     return best;
+}
+
+static int s_best(const cls_model_t *m, const float *z, float *p, float *conf) {
+    float pp[CLS_MAX_CLASSES];
+    s_softmax(z, m->k, m->temp, pp);
+    int best = 0;
+    for (uint32_t c = 1; c < m->k; c++)
+        if (pp[c] > pp[best]) best = (int)c;
+    if (p) memcpy(p, pp, m->k * sizeof *p);
+    if (conf) *conf = pp[best];
+    return best;
+}
+
+void cls_model_predict2(const cls_model_t *a, const cls_model_t *b, const char *norm, size_t len, cls_fvec_t *scratch,
+                        int *ca, float *confa, int *cb, float *confb) {
+    cls_model_features(a, norm, len, scratch);
+    float za[CLS_MAX_CLASSES], zb[CLS_MAX_CLASSES];
+    if (a->row && b->row && cls_model_same_features(a, b)) {
+        s_scores_packed2(a, b, scratch, za, zb);
+    } else {
+        s_scores_fv(a, scratch, za);
+        if (!cls_model_same_features(a, b)) cls_model_features(b, norm, len, scratch);
+        s_scores_fv(b, scratch, zb);
+    }
+    *ca = s_best(a, za, NULL, confa);
+    *cb = s_best(b, zb, NULL, confb);
 }
 
 int cls_model_predict(const cls_model_t *m, const char *norm, size_t len, cls_fvec_t *scratch, float *p, float *conf) {

@@ -60,6 +60,10 @@ int cls_model_predict(const cls_model_t *m, const char *norm, size_t len, cls_fv
 /* The same, from features already computed for this model (or one with the
  * same cls_model_features), so two models may share one featurisation. */
 int cls_model_predict_fv(const cls_model_t *m, const cls_fvec_t *v, float *p, float *conf);
+/* Both models on one text (featurised once when they featurise alike):
+ * best class and its probability of each. */
+void cls_model_predict2(const cls_model_t *a, const cls_model_t *b, const char *norm, size_t len, cls_fvec_t *scratch,
+                        int *ca, float *confa, int *cb, float *confb);
 /* Featurise for m into v (what cls_model_predict does first). */
 void cls_model_features(const cls_model_t *m, const char *norm, size_t len, cls_fvec_t *v);
 /* 1 if a and b featurise a text alike. */

@@ -137,7 +137,7 @@ size_t cls_normalize(const cls_norm_t *n, const char *in, size_t len, char *out,
     if (cap == 0) return 0;
     for (size_t i = 0; i < len;) {
         size_t adv;
-        uint32_t cp = cls_utf8_next(p + i, len - i, &adv);
+        uint32_t cp = cls_utf8_next_fast(p + i, len - i, &adv);
         if (cp == 0 && !(adv == 1 && p[i] == 0)) {
             /* cut inside a character at the size cap: not the writer's fault */
             if (!(st.truncated && len - i < 4)) st.invalid++;

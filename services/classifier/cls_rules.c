@@ -232,7 +232,7 @@ void cls_rules_apply(const cls_rules_t *r, const char *norm, size_t len, cls_rul
     memset(found, 0, r->nkw);
     for (size_t i = 0; i < len;) {
         size_t adv;
-        uint32_t cp = cls_utf8_next(p + i, len - i, &adv);
+        uint32_t cp = cls_utf8_next_fast(p + i, len - i, &adv);
         if (cp < 65536 && !(r->bmp[cp >> 3] >> (cp & 7) & 1)) {
             i += adv;
             continue;

@@ -214,11 +214,37 @@ static void test_shipped_type_model(void **state) {
     assert_true(acc >= 0.62);
 }
 
+static void test_two_models_in_one_pass(void **state) {
+    (void)state;
+    char err[256];
+    cls_model_t *a = cls_model_load("config/classifier/topic.model", err, sizeof err);
+    cls_model_t *b = cls_model_load("config/classifier/type.model", err, sizeof err);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(cls_model_same_features(a, b));
+    const char *t[] = {"咨询居住证办理事宜请问居住证可以办理几年的", "举报A7县天华路天童美语无证办学", "", "x"};
+    cls_fvec_t v;
+    cls_fvec_init(&v);
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+        int ca, cb;
+        float pa, pb, qa, qb;
+        cls_model_predict2(a, b, t[i], strlen(t[i]), &v, &ca, &pa, &cb, &pb);
+        assert_int_equal(ca, cls_model_predict(a, t[i], strlen(t[i]), &v, NULL, &qa));
+        assert_int_equal(cb, cls_model_predict(b, t[i], strlen(t[i]), &v, NULL, &qb));
+        assert_float_equal(pa, qa, 1e-5);
+        assert_float_equal(pb, qb, 1e-5);
+    }
+    cls_fvec_free(&v);
+    cls_model_free(&a);
+    cls_model_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_svm_and_logreg), cmocka_unit_test(test_save_load_deterministic),
         cmocka_unit_test(test_temperature),          cmocka_unit_test(test_folds_and_scores),
         cmocka_unit_test(test_shipped_topic_model),  cmocka_unit_test(test_shipped_type_model),
+        cmocka_unit_test(test_two_models_in_one_pass),
     };
     return cmocka_run_group_tests_name("cls_model", tests, NULL, NULL);
 }
