@@ -168,12 +168,15 @@ test: deps
 	@scripts/test.sh $(TEST_BUILD)
 
 # ---- classifier model ------------------------------------------------------
-# The shipped model (config/classifier/topic.model) is rebuilt from the
-# training file in ../shared (not shipped: see docs/CLASSIFIER.md).
+# The shipped models (config/classifier/topic.model, type.model) are rebuilt
+# from the data in ../shared (not shipped: see docs/CLASSIFIER.md).
 SHARED ?= ../shared
 model: $(BUILD)/bin/jiesu-train
 	$(BUILD)/bin/jiesu-train --data $(SHARED)/data/tipdm/topics-train.tsv --out config/classifier/topic.model \
 	  --seed 12345 --holdout 0.2 --folds 5 --sample-out tests/data/topics-sample.tsv --sample-n 300
+	$(BUILD)/bin/jiesu-train --kind type --weak $(SHARED)/data/tipdm/messages.tsv \
+	  --weak $(SHARED)/data/tipdm/replies.tsv --cues config/classifier/type-cues.tsv \
+	  --exclude tests/data/type-test.tsv --out config/classifier/type.model --seed 12345
 
 # ---- bench -----------------------------------------------------------------
 bench: deps all
