@@ -109,6 +109,7 @@ static void s_finish(js_svc_t *svc) {
     uv_close((uv_handle_t *)&svc->stop_timer, s_close_cb);
     uv_close((uv_handle_t *)&svc->sig_term, s_close_cb);
     uv_close((uv_handle_t *)&svc->sig_int, s_close_cb);
+    uv_close((uv_handle_t *)&svc->sig_hup, s_close_cb);
 }
 
 static void s_stop_tick(uv_timer_t *t) {
@@ -135,6 +136,10 @@ void js_svc_shutdown(js_svc_t *svc, int exit_code) {
 static void s_signal(uv_signal_t *h, int signum) {
     js_svc_t *svc = h->data;
     js_info("signal %d", signum);
+    if (signum == SIGHUP) {
+        if (svc->on_reload && !svc->stopping) svc->on_reload(svc, svc->hook_arg);
+        return;
+    }
     js_svc_shutdown(svc, 0);
 }
 
@@ -171,6 +176,7 @@ static int s_init_fail(js_svc_t *svc, int rc) {
     js_store_close(&svc->store);
     uv_close((uv_handle_t *)&svc->sig_term, s_close_cb);
     uv_close((uv_handle_t *)&svc->sig_int, s_close_cb);
+    uv_close((uv_handle_t *)&svc->sig_hup, s_close_cb);
     uv_run(&svc->loop, UV_RUN_DEFAULT);
     uv_loop_close(&svc->loop);
     if (svc->zctx) zmq_ctx_term(svc->zctx);
@@ -188,9 +194,11 @@ int js_svc_init(js_svc_t *svc, const char *name, const char *usage, const js_con
     uv_loop_init(&svc->loop);
     uv_signal_init(&svc->loop, &svc->sig_term);
     uv_signal_init(&svc->loop, &svc->sig_int);
-    svc->sig_term.data = svc->sig_int.data = svc;
+    uv_signal_init(&svc->loop, &svc->sig_hup);
+    svc->sig_term.data = svc->sig_int.data = svc->sig_hup.data = svc;
     uv_signal_start(&svc->sig_term, s_signal, SIGTERM);
     uv_signal_start(&svc->sig_int, s_signal, SIGINT);
+    uv_signal_start(&svc->sig_hup, s_signal, SIGHUP);
     svc->name = name;
     snprintf(svc->prog, sizeof svc->prog, "jiesu-%s", name);
     svc->started_ms = js_now_ms();

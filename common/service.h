@@ -8,7 +8,7 @@
  * input), then the loop keeps running until svc->inflight is 0 or
  * shutdown_timeout_ms passes, then on_close (the service closes its sockets),
  * then the publisher and store close with a bounded linger and the process
- * exits 0. */
+ * exits 0. SIGHUP calls on_reload (reference data such as the calendar). */
 #ifndef JS_SERVICE_H
 #define JS_SERVICE_H
 
@@ -45,10 +45,11 @@ struct js_svc {
     js_svc_hook on_stop;     /* stop taking input */
     js_svc_hook on_close;    /* close the service's own handles */
     js_svc_hook on_heartbeat;
+    js_svc_hook on_reload;   /* SIGHUP: reload reference data (calendar, ...) */
     void *hook_arg;
 
     /* private */
-    uv_signal_t sig_term, sig_int;
+    uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t hb_timer, stop_timer;
     int64_t stop_deadline;
     uint64_t *c_published, *c_publish_dropped;

@@ -143,3 +143,25 @@ def test_a_month_in_a_second_fires_the_armed_clocks(make_suite):
         d.close(0)
     finally:
         sub_ctx.term()
+
+
+def test_sighup_reloads_the_calendar_or_keeps_the_old_one(make_suite, tmp_path):
+    """A newly published year is loaded with SIGHUP; a broken file is refused and
+    the calendar in use stays."""
+    import shutil
+    import signal
+    from suite import ROOT, request, submission
+    cal = tmp_path / "holidays"
+    shutil.copytree(ROOT / "config" / "holidays", cal)
+    s = make_suite(env={"JIESU_CALENDAR_DIR": str(cal)})
+    for name in ("dispatcher", "deadline-timer"):
+        s.signal_service(name, signal.SIGHUP)
+        wait_for(lambda: "calendar reloaded" in s.log(name), 20, what=f"{name} reloading")
+    (cal / "2027.json").write_text('{"year": 2027, "days": [{"name": "x", "date": "2027-02-30", "isOffDay": true}]}')
+    s.signal_service("dispatcher", signal.SIGHUP)
+    wait_for(lambda: "calendar reload refused" in s.log("dispatcher"), 20, what="the broken file refused")
+    c = s.client()
+    oid = c.submit("小区东门的下水道堵了，污水漫到路面").submit_reply.order_id
+    r = s.redis.client()
+    wait_for(lambda: r("HGET", "o:{%s}" % oid, "stage") == b"4", 30, what="dispatched with the old calendar")
+    r.close()
