@@ -464,3 +464,15 @@ int js_cal_due(const js_cal_t *cal, int64_t start_ms, int amount, int unit, int6
     if (provisional) *provisional = prov;
     return 0;
 }
+
+int js_cal_reload(js_cal_t **calp, const char *dir, char *err, size_t errlen) {
+    js_cal_t *cal = js_cal_new();
+    int n = js_cal_load_dir(cal, dir, err, errlen);
+    if (n < 0) {
+        js_cal_destroy(&cal);
+        return n;
+    }
+    js_cal_destroy(calp);
+    *calp = cal;
+    return n;
+}

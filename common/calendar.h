@@ -73,6 +73,10 @@ int js_cal_load_file(js_cal_t *cal, const char *path, char *err, size_t errlen);
  * "year" must equal the name. All or nothing: on error the calendar is
  * unchanged. Returns the number of files loaded, or a negative error. */
 int js_cal_load_dir(js_cal_t *cal, const char *dir, char *err, size_t errlen);
+/* Load dir into a new calendar and, only if that succeeds, put it in *calp and
+ * destroy the old one (SIGHUP). Files loaded, or a negative error with err;
+ * *calp is unchanged on error. */
+int js_cal_reload(js_cal_t **calp, const char *dir, char *err, size_t errlen);
 
 /* 1 if y-m-d is a working day, 0 if not; -EINVAL if the date does not
  * exist, -ERANGE outside JS_CAL_YEAR_MIN..JS_CAL_YEAR_MAX. */

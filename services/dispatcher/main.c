@@ -141,22 +141,13 @@ static void on_store_up(js_svc_t *svc, void *arg) {
     js_stage_on_store_up(d->stage);
 }
 
-/* SIGHUP: load the calendar directory again (a newly published year, say);
- * on any error the calendar in use stays. Deadlines computed before keep
- * their provisional mark; new ones use the new calendar. */
+/* SIGHUP: a newly published year. Deadlines computed before keep their
+ * provisional mark; new ones use the new calendar. */
 static void on_reload(js_svc_t *svc, void *arg) {
-    dispatcher_t *d = arg;
-    js_cal_t *cal = js_cal_new();
     char err[512];
-    int n = js_cal_load_dir(cal, js_conf_str(svc->conf, "calendar.dir"), err, sizeof err);
-    if (n < 0) {
-        js_error("calendar reload refused, the old calendar stays: %s", err);
-        js_cal_destroy(&cal);
-        return;
-    }
-    js_cal_destroy(&d->cal);
-    d->cal = cal;
-    js_info("calendar reloaded: %d files", n);
+    int n = js_cal_reload(&((dispatcher_t *)arg)->cal, js_conf_str(svc->conf, "calendar.dir"), err, sizeof err);
+    if (n < 0) js_error("calendar reload refused, the old calendar stays: %s", err);
+    else js_info("calendar reloaded: %d files", n);
 }
 
 static void on_stop(js_svc_t *svc, void *arg) {

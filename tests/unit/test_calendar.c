@@ -518,8 +518,22 @@ static void test_format(void **state) {
     assert_true(y == 1969 && m == 12 && d == 31);
 }
 
+/* js_cal_reload swaps in a new calendar only when the whole directory loads. */
+static void test_reload_swaps_only_on_success(void **state) {
+    (void)state;
+    js_cal_t *cal = js_cal_new(), *before;
+    char err[256];
+    assert_true(js_cal_reload(&cal, "config/holidays", err, sizeof err) > 0);
+    before = cal;
+    assert_true(js_cal_reload(&cal, "/nonexistent/holidays", err, sizeof err) < 0);
+    assert_ptr_equal(cal, before); /* refused: the calendar in use stays */
+    assert_int_equal(js_cal_is_working(cal, 2025, 10, 11), 1); /* a worked Saturday */
+    js_cal_destroy(&cal);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reload_swaps_only_on_success),
         cmocka_unit_test(test_published),    cmocka_unit_test(test_is_working),
         cmocka_unit_test(test_due_edges),    cmocka_unit_test(test_due_errors),
         cmocka_unit_test(test_working_time), cmocka_unit_test(test_load_errors),
