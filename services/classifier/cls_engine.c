@@ -96,7 +96,7 @@ void cls_classify(const cls_engine_t *e, const char *text, size_t len, cls_resul
     memset(out, 0, sizeof *out);
     out->disposition = JIESU__V1__DISPOSITION__DISPOSITION_DISPATCH;
     out->urgency = JIESU__V1__URGENCY__URGENCY_NORMAL;
-    out->type = JIESU__V1__ORDER_TYPE__ORDER_TYPE_COMPLAINT; /* the most common type: a placeholder guess */
+    out->type = JIESU__V1__ORDER_TYPE__ORDER_TYPE_COMPLAINT; /* the most common type; it stands only for text too poor to read (manual) */
     if (!text) len = 0;
     const cls_settings_t *set = cls_rules_settings(e->rules);
 
