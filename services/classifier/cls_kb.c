@@ -28,7 +28,7 @@ static int s_cmp_u32(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static int s_skip(uint32_t cp) {
+static int s_ignorable(uint32_t cp) {
     return cp == ' ' || (cp < 0x80 && !((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9'))) ||
            (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xFF00 && cp <= 0xFF20) || (cp >= 0x2000 && cp <= 0x206F);
 }
@@ -43,7 +43,7 @@ static size_t s_grams(const char *s, size_t len, uint32_t *g, size_t max) {
         size_t adv;
         uint32_t cp = cls_utf8_next(p + i, len - i, &adv);
         i += adv;
-        if (cp == 0 || s_skip(cp)) continue;
+        if (cp == 0 || s_ignorable(cp)) continue;
         if (prev) {
             if (n == max) return max + 1;
             uint64_t h = ((uint64_t)prev << 21 | cp) * 0x9E3779B97F4A7C15ull;
