@@ -188,6 +188,12 @@ static int s_init_fail(js_svc_t *svc, int rc) {
 
 int js_svc_init(js_svc_t *svc, const char *name, const char *usage, const js_conf_def_t *defs,
                 int argc, char **argv) {
+    const js_conf_def_t *tables[] = {defs, NULL};
+    return js_svc_init_tables(svc, name, usage, tables, argc, argv);
+}
+
+int js_svc_init_tables(js_svc_t *svc, const char *name, const char *usage, const js_conf_def_t *const *tables,
+                       int argc, char **argv) {
     memset(svc, 0, sizeof *svc);
     /* Catch SIGTERM/SIGINT from the first instant: a service told to stop while
      * it starts must still stop cleanly (the handler runs once the loop runs). */
@@ -206,7 +212,7 @@ int js_svc_init(js_svc_t *svc, const char *name, const char *usage, const js_con
 
     svc->conf = js_conf_new(svc->prog, usage);
     js_conf_add(svc->conf, js_svc_common_keys);
-    if (defs) js_conf_add(svc->conf, defs);
+    for (; tables && *tables; tables++) js_conf_add(svc->conf, *tables);
     char err[512];
     int rest = argc;
     int rc = js_conf_load(svc->conf, argc, argv, &rest, err, sizeof err);

@@ -64,6 +64,10 @@ extern const js_conf_def_t js_svc_common_keys[];
  * negative error after printing one line to stderr (exit 1). */
 int js_svc_init(js_svc_t *svc, const char *name, const char *usage, const js_conf_def_t *defs,
                 int argc, char **argv);
+/* The same with several key tables (a NULL-terminated list), e.g. a
+ * service's own and js_clock_keys. */
+int js_svc_init_tables(js_svc_t *svc, const char *name, const char *usage, const js_conf_def_t *const *tables,
+                       int argc, char **argv);
 int js_svc_run(js_svc_t *svc);
 /* Publish [type][bytes] on the bus; never blocks (a full queue drops and counts:
  * the Redis stream keeps the record). */

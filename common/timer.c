@@ -76,3 +76,33 @@ int js_timer_parse_fractions(const char *s, double *out, int max) {
     }
     return n;
 }
+
+const js_conf_def_t js_clock_keys[] = {
+    {"calendar.dir", "config/holidays",
+     "holiday files (holiday-cn JSON, one per year); warnings of working-day limits count working time"},
+    {"timer.buckets", "16", "timer buckets (jiesu:tm:{0..N-1}); the same in every service"},
+    {"clock.warn_fractions", "0.5,0.8", "warnings when this share of a handling limit is used"},
+    {NULL, NULL, NULL},
+};
+
+int js_clock_conf_load(js_clock_conf_t *c, const js_conf_t *conf, char *err, size_t errlen) {
+    memset(c, 0, sizeof *c);
+    if (js_conf_check_int(conf, "timer.buckets", 1, 16384, err, errlen) < 0) return -EINVAL;
+    c->buckets = (int)js_conf_int(conf, "timer.buckets");
+    c->nfractions = js_timer_parse_fractions(js_conf_str(conf, "clock.warn_fractions"), c->fractions,
+                                             JS_TIMER_MAX_FRACTIONS);
+    if (c->nfractions < 0) {
+        snprintf(err, errlen, "clock.warn_fractions: want increasing numbers in (0, 1), e.g. 0.5,0.8");
+        return -EINVAL;
+    }
+    char why[400];
+    c->cal = js_cal_new();
+    if (js_cal_load_dir(c->cal, js_conf_str(conf, "calendar.dir"), why, sizeof why) < 0) {
+        snprintf(err, errlen, "calendar.dir: %s", why);
+        js_cal_destroy(&c->cal);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void js_clock_conf_free(js_clock_conf_t *c) { js_cal_destroy(&c->cal); }

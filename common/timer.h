@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf.h"
+
 #define JS_TIMER_MAX_FRACTIONS 8
 
 struct js_cal;
@@ -35,5 +37,22 @@ int64_t js_timer_fire_ms(const js_timer_t *t, const struct js_cal *cal, const do
 int js_timer_bucket(const char *order_id, int buckets);
 /* "0.5,0.8" -> fractions, strictly increasing in (0, 1); count or -EINVAL. */
 int js_timer_parse_fractions(const char *s, double *out, int max);
+
+
+/* What arming (the dispatcher) and firing (the deadline-timer) must agree on:
+ * calendar.dir, timer.buckets and clock.warn_fractions, declared once here. */
+extern const js_conf_def_t js_clock_keys[];
+
+typedef struct js_clock_conf {
+    struct js_cal *cal;
+    int buckets;
+    double fractions[JS_TIMER_MAX_FRACTIONS];
+    int nfractions;
+} js_clock_conf_t;
+
+/* Read and check the shared keys, load the calendar: 0, or a negative error
+ * with "key: reason" in err (nothing to free then). */
+int js_clock_conf_load(js_clock_conf_t *c, const js_conf_t *conf, char *err, size_t errlen);
+void js_clock_conf_free(js_clock_conf_t *c);
 
 #endif

@@ -22,14 +22,11 @@
 #include "timer.h"
 
 static const js_conf_def_t timer_keys[] = {
-    {"timer.buckets", "16", "timer buckets (jiesu:tm:{0..N-1}); the same in every service"},
     {"timer.lease_ms", "30000", "a claimed timer not acknowledged in this time fires again"},
     {"timer.max_sleep_ms", "1000", "longest sleep between rounds (finds newly armed timers)"},
     {"timer.batch", "1000", "most timers claimed per bucket per round"},
     {"timer.late_ms", "60000", "a timer fired this long after its moment is marked late"},
-    {"clock.warn_fractions", "0.5,0.8", "warnings when this share of a handling limit is used"},
     {"clock.offset_ms", "0", "added to the wall clock (tests jump ahead in time with it)"},
-    {"calendar.dir", "config/holidays", "holiday files: warnings of working-day limits count working time"},
     {NULL, NULL, NULL},
 };
 
@@ -49,11 +46,9 @@ typedef struct fired {
 typedef struct deadline {
     js_svc_t svc;
     uv_timer_t wake;
-    int buckets, batch;
+    int batch;
     int64_t lease_ms, max_sleep_ms, late_ms, offset_ms, maxlen;
-    double fractions[JS_TIMER_MAX_FRACTIONS];
-    int nfractions;
-    js_cal_t *cal;
+    js_clock_conf_t clk; /* calendar, buckets, warnings: shared with the dispatcher */
     /* one round */
     bool in_round;
     int pending;          /* replies still expected in this round */
@@ -115,8 +110,8 @@ static void fire_all(deadline_t *d) {
     for (size_t i = 0; i < d->nfired; i++) {
         fired_t *f = &d->fired[i];
         js_timer_t *t = &f->t;
-        int64_t at = js_timer_fire_ms(t, d->cal, d->fractions, d->nfractions);
-        bool overdue = t->idx >= d->nfractions;
+        int64_t at = js_timer_fire_ms(t, d->clk.cal, d->clk.fractions, d->clk.nfractions);
+        bool overdue = t->idx >= d->clk.nfractions;
         Jiesu__V1__ClockEvent ce = JIESU__V1__CLOCK_EVENT__INIT;
         ce.order_id = t->order;
         ce.unit_id = t->unit;
@@ -126,7 +121,7 @@ static void fire_all(deadline_t *d) {
         ce.original_due_ms = t->due_ms;
         ce.fired_ms = now;
         ce.late = now - at > d->late_ms;
-        ce.fraction = overdue ? 1.0f : (float)d->fractions[t->idx];
+        ce.fraction = overdue ? 1.0f : (float)d->clk.fractions[t->idx];
         f->type = overdue ? "jiesu.clock.overdue" : "jiesu.clock.warning";
         js_env_t env = JIESU__V1__ENVELOPE__INIT;
         char eid[JS_ID_LEN + 1];
@@ -151,7 +146,7 @@ static void fire_all(deadline_t *d) {
             if (js_timer_format(&n, buf, sizeof buf) > 0) {
                 f->next_member = js_arena_strdup(d->arena, buf);
                 snprintf(f->next_fire, sizeof f->next_fire, "%lld",
-                         (long long)js_timer_fire_ms(&n, d->cal, d->fractions, d->nfractions));
+                         (long long)js_timer_fire_ms(&n, d->clk.cal, d->clk.fractions, d->clk.nfractions));
             }
         }
     }
@@ -159,7 +154,7 @@ static void fire_all(deadline_t *d) {
     d->pending = 0;
     char maxlen[24];
     snprintf(maxlen, sizeof maxlen, "%lld", (long long)d->maxlen);
-    for (int b = 0; b < d->buckets; b++) {
+    for (int b = 0; b < d->clk.buckets; b++) {
         size_t n = 0;
         for (size_t i = 0; i < d->nfired; i++) n += d->fired[i].bucket == b;
         if (!n) continue;
@@ -283,7 +278,7 @@ static void round_claim(deadline_t *d) {
     snprintf(now, sizeof now, "%lld", (long long)now_ms(d));
     snprintf(lease, sizeof lease, "%lld", (long long)d->lease_ms);
     snprintf(batch, sizeof batch, "%d", d->batch);
-    for (int b = 0; b < d->buckets; b++) {
+    for (int b = 0; b < d->clk.buckets; b++) {
         claim_ctx_t *cc = js_malloc(sizeof *cc);
         cc->d = d;
         cc->bucket = b;
@@ -308,7 +303,7 @@ static void round_start(deadline_t *d) {
         return;
     }
     char nb[16];
-    snprintf(nb, sizeof nb, "%d", d->buckets);
+    snprintf(nb, sizeof nb, "%d", d->clk.buckets);
     if (js_store_command(d->svc.store, on_next_due, d, "FCALL_RO jiesu_next_due 0 %s", nb) == 0)
         d->svc.inflight++;
     else
@@ -346,7 +341,7 @@ static void on_store_up(js_svc_t *svc, void *arg) {
  * provisional mark; new ones use the new calendar. */
 static void on_reload(js_svc_t *svc, void *arg) {
     char err[512];
-    int n = js_cal_reload(&((deadline_t *)arg)->cal, js_conf_str(svc->conf, "calendar.dir"), err, sizeof err);
+    int n = js_cal_reload(&((deadline_t *)arg)->clk.cal, js_conf_str(svc->conf, "calendar.dir"), err, sizeof err);
     if (n < 0) js_error("calendar reload refused, the old calendar stays: %s", err);
     else js_info("calendar reloaded: %d files", n);
 }
@@ -365,13 +360,14 @@ static void on_close(js_svc_t *svc, void *arg) {
 
 int main(int argc, char **argv) {
     static deadline_t d;
-    int rc = js_svc_init(&d.svc, "deadline-timer", "[--key value ...]", timer_keys, argc, argv);
+    const js_conf_def_t *tables[] = {timer_keys, js_clock_keys, NULL};
+    int rc = js_svc_init_tables(&d.svc, "deadline-timer", "[--key value ...]", tables, argc, argv);
     if (rc == JS_CONF_EXIT) return 0;
     if (rc < 0) return 1;
     js_svc_t *svc = &d.svc;
     char err[256];
     static const struct { const char *key; int64_t min, max; } checks[] = {
-        {"timer.buckets", 1, 16384},     {"timer.lease_ms", 100, 86400000},
+        {"timer.lease_ms", 100, 86400000},
         {"timer.max_sleep_ms", 1, 60000}, {"timer.batch", 1, 100000},
         {"timer.late_ms", 0, 86400000},   {"clock.offset_ms", -(INT64_C(1) << 40), INT64_C(1) << 40},
     };
@@ -381,22 +377,14 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    d.buckets = (int)js_conf_int(svc->conf, "timer.buckets");
     d.batch = (int)js_conf_int(svc->conf, "timer.batch");
     d.lease_ms = js_conf_int(svc->conf, "timer.lease_ms");
     d.max_sleep_ms = js_conf_int(svc->conf, "timer.max_sleep_ms");
     d.late_ms = js_conf_int(svc->conf, "timer.late_ms");
     d.offset_ms = js_conf_int(svc->conf, "clock.offset_ms");
     d.maxlen = js_conf_int(svc->conf, "events.maxlen");
-    d.nfractions = js_timer_parse_fractions(js_conf_str(svc->conf, "clock.warn_fractions"), d.fractions,
-                                            JS_TIMER_MAX_FRACTIONS);
-    if (d.nfractions < 0) {
-        fprintf(stderr, "jiesu-deadline-timer: clock.warn_fractions: want increasing numbers in (0, 1), e.g. 0.5,0.8\n");
-        return 1;
-    }
-    d.cal = js_cal_new();
-    if (js_cal_load_dir(d.cal, js_conf_str(svc->conf, "calendar.dir"), err, sizeof err) < 0) {
-        fprintf(stderr, "jiesu-deadline-timer: calendar.dir: %s\n", err);
+    if (js_clock_conf_load(&d.clk, svc->conf, err, sizeof err) < 0) {
+        fprintf(stderr, "jiesu-deadline-timer: %s\n", err);
         return 1;
     }
     js_metrics_t *m = svc->metrics;
@@ -415,6 +403,6 @@ int main(int argc, char **argv) {
     svc->on_close = on_close;
     svc->hook_arg = &d;
     rc = js_svc_run(svc);
-    js_cal_destroy(&d.cal);
+    js_clock_conf_free(&d.clk);
     return rc;
 }

@@ -14,10 +14,7 @@
 static const js_conf_def_t dispatcher_keys[] = {
     {"dispatcher.bind", "tcp://127.0.0.1:7012", "PULL endpoint(s) for classified orders"},
     {"dispatch.routes", "config/dispatch/routes.tsv", "topic -> unit and limits"},
-    {"calendar.dir", "config/holidays", "holiday files (holiday-cn JSON, one per year)"},
     {"profile", "beijing", "rule profile: beijing or zhongshan"},
-    {"timer.buckets", "16", "timer buckets (jiesu:tm:{0..N-1}); the same in every service"},
-    {"clock.warn_fractions", "0.5,0.8", "warnings when this share of a handling limit is used"},
     {NULL, NULL, NULL},
 };
 
@@ -25,16 +22,13 @@ typedef struct dispatcher {
     js_svc_t svc;
     js_stage_t *stage;
     routes_t routes;
-    js_cal_t *cal;
-    int buckets;
-    double fractions[JS_TIMER_MAX_FRACTIONS];
-    int nfractions;
+    js_clock_conf_t clk; /* calendar, buckets, warnings: shared with the deadline-timer */
 } dispatcher_t;
 
 static int64_t due_of(dispatcher_t *d, int64_t start, const route_limit_t *l, int *provisional) {
     int64_t due = 0;
     int prov = 0;
-    if (js_cal_due(d->cal, start, l->amount, l->unit, &due, &prov) < 0) return -1;
+    if (js_cal_due(d->clk.cal, start, l->amount, l->unit, &due, &prov) < 0) return -1;
     if (prov) *provisional = 1;
     return due;
 }
@@ -124,13 +118,13 @@ static int decide(void *arg, js_arena_t *a, Jiesu__V1__Order *o, int64_t now, js
     res->forward = false;
     res->redrive = false;
     /* The first clocks: the response due, and the handling clock's first warning. */
-    int b = js_timer_bucket(o->id, d->buckets);
-    const char *m1 = arm(a, o->id, r->unit, 'r', d->nfractions, now, rdue, &response);
+    int b = js_timer_bucket(o->id, d->clk.buckets);
+    const char *m1 = arm(a, o->id, r->unit, 'r', d->clk.nfractions, now, rdue, &response);
     const char *m2 = arm(a, o->id, r->unit, 'h', 0, now, due, &limit);
     if (!m1 || !m2) return -ENOSPC;
     js_timer_t t2 = {.idx = 0, .start_ms = now, .due_ms = due, .amount = limit.amount, .limit_unit = limit.unit};
     res->timers[0] = (js_timer_arm_t){b, rdue, m1};
-    res->timers[1] = (js_timer_arm_t){b, js_timer_fire_ms(&t2, d->cal, d->fractions, d->nfractions), m2};
+    res->timers[1] = (js_timer_arm_t){b, js_timer_fire_ms(&t2, d->clk.cal, d->clk.fractions, d->clk.nfractions), m2};
     res->ntimers = 2;
     return 0;
 }
@@ -145,7 +139,7 @@ static void on_store_up(js_svc_t *svc, void *arg) {
  * provisional mark; new ones use the new calendar. */
 static void on_reload(js_svc_t *svc, void *arg) {
     char err[512];
-    int n = js_cal_reload(&((dispatcher_t *)arg)->cal, js_conf_str(svc->conf, "calendar.dir"), err, sizeof err);
+    int n = js_cal_reload(&((dispatcher_t *)arg)->clk.cal, js_conf_str(svc->conf, "calendar.dir"), err, sizeof err);
     if (n < 0) js_error("calendar reload refused, the old calendar stays: %s", err);
     else js_info("calendar reloaded: %d files", n);
 }
@@ -164,7 +158,8 @@ static void on_close(js_svc_t *svc, void *arg) {
 
 int main(int argc, char **argv) {
     static dispatcher_t d;
-    int rc = js_svc_init(&d.svc, "dispatcher", "[--key value ...]", dispatcher_keys, argc, argv);
+    const js_conf_def_t *tables[] = {dispatcher_keys, js_clock_keys, NULL};
+    int rc = js_svc_init_tables(&d.svc, "dispatcher", "[--key value ...]", tables, argc, argv);
     if (rc == JS_CONF_EXIT) return 0;
     if (rc < 0) return 1;
     js_svc_t *svc = &d.svc;
@@ -173,20 +168,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "jiesu-dispatcher: dispatch.routes: %s\n", err);
         return 1;
     }
-    d.cal = js_cal_new();
-    if (js_cal_load_dir(d.cal, js_conf_str(svc->conf, "calendar.dir"), err, sizeof err) < 0) {
-        fprintf(stderr, "jiesu-dispatcher: calendar.dir: %s\n", err);
-        return 1;
-    }
-    if (js_conf_check_int(svc->conf, "timer.buckets", 1, 16384, err, sizeof err) < 0) {
+    if (js_clock_conf_load(&d.clk, svc->conf, err, sizeof err) < 0) {
         fprintf(stderr, "jiesu-dispatcher: %s\n", err);
-        return 1;
-    }
-    d.buckets = (int)js_conf_int(svc->conf, "timer.buckets");
-    d.nfractions = js_timer_parse_fractions(js_conf_str(svc->conf, "clock.warn_fractions"), d.fractions,
-                                            JS_TIMER_MAX_FRACTIONS);
-    if (d.nfractions < 0) {
-        fprintf(stderr, "jiesu-dispatcher: clock.warn_fractions: want increasing numbers in (0, 1), e.g. 0.5,0.8\n");
         return 1;
     }
     js_stage_opts_t so = {
@@ -206,6 +189,6 @@ int main(int argc, char **argv) {
     svc->hook_arg = &d;
     rc = js_svc_run(svc);
     routes_free(&d.routes);
-    js_cal_destroy(&d.cal);
+    js_clock_conf_free(&d.clk);
     return rc;
 }

@@ -99,6 +99,34 @@ static void test_buckets_spread(void **st) {
     assert_int_equal(js_timer_bucket("x", 1), 0);
 }
 
+/* The settings arming and firing share: checked and loaded in one place. */
+static void test_clock_conf(void **st) {
+    (void)st;
+    js_conf_t *c = js_conf_new("t", "");
+    js_conf_add(c, js_clock_keys);
+    js_clock_conf_t k;
+    char err[512];
+    assert_int_equal(js_clock_conf_load(&k, c, err, sizeof err), 0);
+    assert_int_equal(k.buckets, 16);
+    assert_int_equal(k.nfractions, 2);
+    assert_non_null(k.cal);
+    js_clock_conf_free(&k);
+    assert_null(k.cal);
+    js_conf_set(c, "clock.warn_fractions", "0.8,0.5");
+    assert_true(js_clock_conf_load(&k, c, err, sizeof err) < 0);
+    assert_non_null(strstr(err, "clock.warn_fractions"));
+    js_conf_set(c, "clock.warn_fractions", "0.5");
+    js_conf_set(c, "timer.buckets", "0");
+    assert_true(js_clock_conf_load(&k, c, err, sizeof err) < 0);
+    assert_non_null(strstr(err, "timer.buckets"));
+    js_conf_set(c, "timer.buckets", "8");
+    js_conf_set(c, "calendar.dir", "/nonexistent");
+    assert_true(js_clock_conf_load(&k, c, err, sizeof err) < 0);
+    assert_non_null(strstr(err, "calendar.dir"));
+    assert_null(k.cal);
+    js_conf_destroy(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
@@ -106,6 +134,7 @@ int main(void) {
         cmocka_unit_test(test_fire_and_fractions),
         cmocka_unit_test(test_warnings_count_working_time),
         cmocka_unit_test(test_buckets_spread),
+        cmocka_unit_test(test_clock_conf),
     };
     return cmocka_run_group_tests_name("timer members", tests, NULL, NULL);
 }
