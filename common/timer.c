@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "log.h"
 
 int js_timer_parse(const char *m, size_t len, js_timer_t *t) {
     char buf[256];
@@ -103,6 +104,13 @@ int js_clock_conf_load(js_clock_conf_t *c, const js_conf_t *conf, char *err, siz
         return -EINVAL;
     }
     return 0;
+}
+
+void js_clock_conf_reload(js_clock_conf_t *c, const js_conf_t *conf) {
+    char err[512];
+    int n = js_cal_reload(&c->cal, js_conf_str(conf, "calendar.dir"), err, sizeof err);
+    if (n < 0) js_error("calendar reload refused, the old calendar stays: %s", err);
+    else js_info("calendar reloaded: %d files", n);
 }
 
 void js_clock_conf_free(js_clock_conf_t *c) { js_cal_destroy(&c->cal); }

@@ -53,6 +53,10 @@ typedef struct js_clock_conf {
 /* Read and check the shared keys, load the calendar: 0, or a negative error
  * with "key: reason" in err (nothing to free then). */
 int js_clock_conf_load(js_clock_conf_t *c, const js_conf_t *conf, char *err, size_t errlen);
+/* SIGHUP: load calendar.dir again (a newly published year); a refused
+ * directory is logged and the calendar in use stays. Deadlines computed
+ * before keep their provisional mark; new ones use the new calendar. */
+void js_clock_conf_reload(js_clock_conf_t *c, const js_conf_t *conf);
 void js_clock_conf_free(js_clock_conf_t *c);
 
 #endif

@@ -135,14 +135,7 @@ static void on_store_up(js_svc_t *svc, void *arg) {
     js_stage_on_store_up(d->stage);
 }
 
-/* SIGHUP: a newly published year. Deadlines computed before keep their
- * provisional mark; new ones use the new calendar. */
-static void on_reload(js_svc_t *svc, void *arg) {
-    char err[512];
-    int n = js_cal_reload(&((dispatcher_t *)arg)->clk.cal, js_conf_str(svc->conf, "calendar.dir"), err, sizeof err);
-    if (n < 0) js_error("calendar reload refused, the old calendar stays: %s", err);
-    else js_info("calendar reloaded: %d files", n);
-}
+static void on_reload(js_svc_t *svc, void *arg) { js_clock_conf_reload(&((dispatcher_t *)arg)->clk, svc->conf); }
 
 static void on_stop(js_svc_t *svc, void *arg) {
     JS_UNUSED(svc);
