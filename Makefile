@@ -151,7 +151,7 @@ stop:
 
 # ---- tests -----------------------------------------------------------------
 # Unit tests and system tests run against the sanitized build in build/asan.
-TEST_BUILD := build/asan
+TEST_BUILD ?= build/asan
 
 unit:
 	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) SANITIZE=1 OPT="-O1 -g" unit-bins
