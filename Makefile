@@ -99,6 +99,22 @@ $(BUILD)/gen/lua_%.c: common/%.lua scripts/embed.sh
 	@mkdir -p $(@D)
 	sh scripts/embed.sh js_lua_$* $< > $@.tmp && mv $@.tmp $@
 
+# The transition table is written once, in common/fsm.c; the Functions library
+# gets its Lua copy at the line "-- @FSM_TABLE@" (scripts/fsm-gen.c).
+$(BUILD)/gen/fsm-gen: scripts/fsm-gen.c common/fsm.c common/fsm.h | $(PROTO_H)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ scripts/fsm-gen.c common/fsm.c
+
+$(BUILD)/gen/fsm.lua: $(BUILD)/gen/fsm-gen
+	$< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/functions.lua: common/functions.lua $(BUILD)/gen/fsm.lua
+	grep -q '^-- @FSM_TABLE@$$' $< || { echo "$<: no line '-- @FSM_TABLE@'"; exit 1; }
+	sed -e '/^-- @FSM_TABLE@$$/{r $(BUILD)/gen/fsm.lua' -e 'd;}' $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/lua_functions.c: $(BUILD)/gen/functions.lua scripts/embed.sh
+	sh scripts/embed.sh js_lua_functions $< > $@.tmp && mv $@.tmp $@
+
 # Both pb-c.c files come from one protoc-c run each; envelope imports types.
 $(PROTO_C:.c=.o): $(PROTO_H)
 

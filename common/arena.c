@@ -63,6 +63,7 @@ void *js_arena_alloc(js_arena_t *a, size_t n) {
 void *js_arena_calloc(js_arena_t *a, size_t n) { return memset(js_arena_alloc(a, n), 0, n); }
 
 char *js_arena_strdup(js_arena_t *a, const char *s) {
+    if (!s) s = ""; /* protobuf-c leaves unset strings NULL in hand-built messages */
     size_t n = strlen(s) + 1;
     return memcpy(js_arena_alloc(a, n), s, n);
 }

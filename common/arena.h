@@ -15,7 +15,7 @@ typedef struct js_arena js_arena_t;
 js_arena_t *js_arena_new(size_t first_block);
 void *js_arena_alloc(js_arena_t *a, size_t n);       /* 16-byte aligned, never NULL */
 void *js_arena_calloc(js_arena_t *a, size_t n);
-char *js_arena_strdup(js_arena_t *a, const char *s);
+char *js_arena_strdup(js_arena_t *a, const char *s); /* NULL copies as "" */
 char *js_arena_printf(js_arena_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 ProtobufCAllocator *js_arena_allocator(js_arena_t *a); /* valid while a lives */
 size_t js_arena_used(const js_arena_t *a);

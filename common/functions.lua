@@ -23,6 +23,8 @@ local JIESU_LIB_VERSION = 1
 
 local EVENTS = 'jiesu:events'
 
+-- @FSM_TABLE@
+
 local function due_key(stage) return 'jiesu:due:' .. stage end
 
 local function xadd(maxlen, etype, oid, env)
@@ -88,11 +90,14 @@ end
 
 --[[ jiesu_advance: move orders from one stage to the next.
   KEYS: o:{ID} of each order, in order.
-  ARGV: maxlen, then per order 9 args + 3 per timer:
+  ARGV: maxlen, then per order 11 args + 3 per timer + 2 per field:
         id, expected stage, expected version, new stage, Order bytes (the new
         state, version = expected + 1), event type, Envelope bytes, re-drive
         time of the new stage (0: the new stage has no re-driving service),
-        number of timers T, then T times: bucket, fire time ms, member.
+        number of timers T, then T times: bucket, fire time ms, member;
+        number of extra hash fields F, then F times: name, value (e.g. asg,
+        the assignment map jiesu_act reads roles from); provisional ('1': a
+        clock counts through an unpublished year: SADD jiesu:prov).
   Reply per order: {1, new version} applied; {0, stage, version} refused: the
   order is not in the expected stage/version (a repeat, or a stale writer);
   {-1} unknown order. ]]
@@ -110,7 +115,10 @@ local function advance(keys, args)
     local redrive = num(args[p + 7], 'redrive')
     local nt = num(args[p + 8], 'timers')
     local tp = p + 9
-    p = tp + nt * 3
+    local nf = num(args[tp + nt * 3], 'fields')
+    local fp = tp + nt * 3 + 1
+    local prov = args[fp + nf * 2]
+    p = fp + nf * 2 + 1
     local cur = redis.call('HMGET', okey, 'stage', 'v')
     if not cur[1] then
       out[#out + 1] = {-1}
@@ -118,7 +126,13 @@ local function advance(keys, args)
       out[#out + 1] = {0, tonumber(cur[1]), tonumber(cur[2])}
     else
       local nv = tonumber(ev) + 1
-      redis.call('HSET', okey, 'stage', ns, 'v', nv, 'd', blob)
+      local h = {okey, 'stage', ns, 'v', nv, 'd', blob}
+      for f = 0, nf - 1 do
+        h[#h + 1] = args[fp + f * 2]
+        h[#h + 1] = args[fp + f * 2 + 1]
+      end
+      redis.call('HSET', unpack(h))
+      if prov == '1' then redis.call('SADD', 'jiesu:prov', id) end
       redis.call('ZREM', due_key(es), id)
       if redrive > 0 then redis.call('ZADD', due_key(ns), redrive, id) end
       -- one ZADD per bucket: the clocks of an order usually share one
@@ -234,6 +248,155 @@ local function next_due(keys, args)
   return best
 end
 
+--[[ The order's life: one table (common/fsm.c) decides which action each role
+  may take in each stage and where it leads; jiesu_act enforces it on every
+  write, so a bug or a stale writer in a service cannot take an order where
+  the table does not go. ]]
+
+-- role class of an actor ("operator", "reviewer", "admin", "system",
+-- "unit:ID") on an order whose assignment map is asg ("UNIT=L UNIT=A ...":
+-- L lead or coordinate, A assist, C copy)
+local function role_class(actor, asg)
+  local u = string.match(actor, '^unit:(.+)$')
+  if not u then return RC[actor] end
+  local r = string.match(' ' .. (asg or '') .. ' ', ' ' .. string.gsub(u, '%p', '%%%0') .. '=(%a) ')
+  if r == 'L' then return RC.lead elseif r == 'A' then return RC.assist elseif r == 'C' then return RC.copy end
+  return RC.stranger
+end
+
+local function fsm_row(stage, act, rc)
+  local rows = FSM[stage] and FSM[stage][act]
+  if not rows then return nil, 'not_allowed' end
+  for _, row in ipairs(rows) do
+    if bit.band(row[1], rc) ~= 0 then return row end
+  end
+  return nil, 'forbidden'
+end
+
+local function audit(maxlen, oid, actor, act, code, msg, aid)
+  redis.call('XADD', 'jiesu:audit', 'MAXLEN', '~', maxlen > 0 and maxlen or 100000, '*',
+             'o', oid, 'actor', actor, 'act', act, 'code', code, 'msg', msg, 'id', aid)
+end
+
+--[[ jiesu_load: what the dispatcher needs to decide an action.
+  KEYS: o:{ID}. ARGV: the action's envelope id ('' for none).
+  Reply: {} unknown order, else {HGETALL of the order, stored result of this
+  action id or false}. ]]
+local function load(keys, args)
+  local h = redis.call('HGETALL', keys[1])
+  if #h == 0 then return {} end
+  local done = false
+  if args[1] and args[1] ~= '' then
+    done = redis.call('GET', 'a:' .. string.sub(keys[1], 3) .. ':' .. args[1])
+  end
+  return {h, done}
+end
+
+--[[ jiesu_act: apply actions to orders (units, reviewers, operators, the
+  dispatcher's own steps).
+  KEYS: o:{ID} of each action, in order.
+  ARGV: now_ms, maxlen, action-id ttl s, then per action 14 args + 2 per
+        field + 3 per timer: id, action id ('' none), action (enum js_act),
+        actor, expected stage, expected version, new stage (as the caller
+        decided), Order bytes, assignment map ('' unchanged), event type,
+        Envelope bytes, re-drive time of the new stage (0 none), provisional
+        (1: the order has a clock counting through an unpublished year),
+        F hash fields to set, then F times name value, T timers, then T times
+        bucket fire member.
+  Reply per action: {1, version, stage} applied; {2, version, stage} this
+  action id was applied before (nothing done); {0, code, message} refused:
+  not_found, conflict (the order moved), not_allowed (not in this stage),
+  forbidden (not for this role: audited in jiesu:audit), bad_request. ]]
+local function act(keys, args)
+  local now, maxlen, ttl = num(args[1], 'now'), num(args[2], 'maxlen'), num(args[3], 'ttl')
+  local out = {}
+  local p = 4
+  local i = 0
+  while p <= #args do
+    i = i + 1
+    local okey = keys[i]
+    if okey == nil then return redis.error_reply('jiesu_act: fewer keys than actions') end
+    local id, aid, a, actor = args[p], args[p + 1], num(args[p + 2], 'action'), args[p + 3]
+    local es, ev, ns = num(args[p + 4], 'stage'), args[p + 5], num(args[p + 6], 'new stage')
+    local blob, asg, etype, env = args[p + 7], args[p + 8], args[p + 9], args[p + 10]
+    local redrive, prov = num(args[p + 11], 'redrive'), args[p + 12]
+    local nf = num(args[p + 13], 'fields')
+    local fp = p + 14
+    local nt = num(args[fp + nf * 2], 'timers')
+    local tp = fp + nf * 2 + 1
+    p = tp + nt * 3
+    local akey = 'a:' .. string.sub(okey, 3) .. ':' .. aid
+    local cur = redis.call('HMGET', okey, 'stage', 'v', 'ps', 'asg')
+    local prior = aid ~= '' and redis.call('GET', akey)
+    if not cur[1] then
+      out[#out + 1] = {0, 'not_found', 'no order ' .. id}
+    elseif prior then
+      local pv, pst = string.match(prior, '^(%d+):(%d+)$')
+      out[#out + 1] = {2, tonumber(pv), tonumber(pst)}
+    elseif tonumber(cur[1]) ~= es or cur[2] ~= ev then
+      out[#out + 1] = {0, 'conflict', string.format('order %s moved: it is in stage %s at version %s, not %s at %s',
+                       id, STAGE_NAME[tonumber(cur[1])] or cur[1], cur[2], STAGE_NAME[es] or es, ev)}
+    else
+      local rc = role_class(actor, cur[4])
+      local row, why = nil, 'forbidden'
+      if rc then row, why = fsm_row(es, a, rc) end
+      local next_stage
+      if row then
+        next_stage = row[2]
+        if next_stage == FSM_SAME then next_stage = es
+        elseif next_stage == FSM_PREV then next_stage = tonumber(cur[3] or '') end
+      end
+      if not row then
+        local msg = string.format('%s by %s is %s in stage %s', ACT_NAME[a] or a, actor,
+                                  why == 'forbidden' and 'not allowed for that role' or 'not allowed',
+                                  STAGE_NAME[es] or es)
+        audit(maxlen, id, actor, ACT_NAME[a] or tostring(a), why, msg, aid)
+        out[#out + 1] = {0, why, msg}
+      elseif next_stage == nil or (ns ~= next_stage and ns ~= row[3]) then
+        out[#out + 1] = {0, 'bad_request', string.format('%s in stage %s leads to %s, not %s', ACT_NAME[a] or a,
+                         STAGE_NAME[es] or es, STAGE_NAME[next_stage] or '?', STAGE_NAME[ns] or ns)}
+      else
+        local nv = tonumber(ev) + 1
+        local h = {okey, 'stage', ns, 'v', nv, 'd', blob}
+        if asg ~= '' then h[#h + 1] = 'asg'; h[#h + 1] = asg end
+        if bit.band(row[4], FX_SAVE_PREV) ~= 0 then h[#h + 1] = 'ps'; h[#h + 1] = es end
+        for f = 0, nf - 1 do
+          h[#h + 1] = args[fp + f * 2]
+          h[#h + 1] = args[fp + f * 2 + 1]
+        end
+        redis.call('HSET', unpack(h))
+        if ns ~= es then redis.call('ZREM', due_key(es), id) end
+        if redrive > 0 then redis.call('ZADD', due_key(ns), redrive, id) end
+        local t = 0
+        while t < nt do
+          local q = tp + t * 3
+          local zargs = {'jiesu:tm:{' .. args[q] .. '}', args[q + 1], args[q + 2]}
+          while t + 1 < nt and args[tp + (t + 1) * 3] == args[q] do
+            t = t + 1
+            zargs[#zargs + 1] = args[tp + t * 3 + 1]
+            zargs[#zargs + 1] = args[tp + t * 3 + 2]
+          end
+          redis.call('ZADD', unpack(zargs))
+          t = t + 1
+        end
+        if prov == '1' then redis.call('SADD', 'jiesu:prov', id) end
+        if aid ~= '' then redis.call('SET', akey, nv .. ':' .. ns, 'EX', ttl) end
+        xadd(maxlen, etype, id, env)
+        out[#out + 1] = {1, nv, ns}
+      end
+    end
+  end
+  return out
+end
+
+--[[ jiesu_audit: record a refused action that never reached jiesu_act (the
+  dispatcher refused it first). ARGV: maxlen, order id, actor, action, code,
+  message, action id. ]]
+local function audit_fn(keys, args)
+  audit(num(args[1], 'maxlen'), args[2], args[3], args[4], args[5], args[6], args[7] or '')
+  return 1
+end
+
 redis.register_function{function_name = 'jiesu_version', callback = function() return JIESU_LIB_VERSION end,
                         flags = {'no-writes'}}
 redis.register_function('jiesu_receive', receive)
@@ -242,3 +405,6 @@ redis.register_function('jiesu_claim', claim)
 redis.register_function('jiesu_timer_claim', timer_claim)
 redis.register_function('jiesu_timer_ack', timer_ack)
 redis.register_function{function_name = 'jiesu_next_due', callback = next_due, flags = {'no-writes'}}
+redis.register_function{function_name = 'jiesu_load', callback = load, flags = {'no-writes'}}
+redis.register_function('jiesu_act', act)
+redis.register_function('jiesu_audit', audit_fn)

@@ -17,7 +17,7 @@ typedef struct s_item {
     Jiesu__V1__Order *order;
     js_stage_result_t res;
     const char *key;            /* o:{ID} */
-    char es[16], ev[24], ns[16], redrive[24], ntimers[8];
+    char es[16], ev[24], ns[16], redrive[24], ntimers[8], nfields[8];
     char tb[JS_STAGE_MAX_TIMERS][16], tf[JS_STAGE_MAX_TIMERS][24];
     uint8_t *blob, *env;
     size_t blob_len, env_len;
@@ -52,6 +52,7 @@ static const char *s_stage_names[] = {
     "unspecified", "received",          "classified", "manual",   "dispatched",
     "accepted",    "return_review",     "extension_review",       "consultation",
     "completion_review",                "callback",   "closed",   "transferred", "escalated",
+    "transferring",
 };
 
 const char *js_stage_name(int stage) {
@@ -193,9 +194,9 @@ static void s_flush(js_stage_t *s) {
     s_batch_t *b = s->cur;
     if (!b || b->n == 0) return;
     s->cur = NULL;
-    /* FCALL jiesu_advance n key... maxlen (9 + 3T per order) */
+    /* FCALL jiesu_advance n key... maxlen (9 + 3T + 1 + 2F + 1 per order) */
     int argc = 4 + b->n + 1;
-    for (int i = 0; i < b->n; i++) argc += 9 + 3 * b->items[i].res.ntimers;
+    for (int i = 0; i < b->n; i++) argc += 11 + 3 * b->items[i].res.ntimers + 2 * b->items[i].res.nfields;
     const char **argv = js_malloc((size_t)argc * sizeof *argv);
     size_t *lens = js_malloc((size_t)argc * sizeof *lens);
     char nkeys[16], maxlen[24];
@@ -225,6 +226,9 @@ static void s_flush(js_stage_t *s) {
             ARGS(it->tf[t]);
             ARGS(it->res.timers[t].member);
         }
+        ARGS(it->nfields);
+        for (int f = 0; f < 2 * it->res.nfields; f++) ARGS(it->res.fields[f]);
+        ARGS(it->res.provisional ? "1" : "0");
     }
 #undef ARG
 #undef ARGS
@@ -258,7 +262,8 @@ static void s_take(js_stage_t *s, js_arena_t *a, Jiesu__V1__Order *o, int64_t ve
     memset(it, 0, sizeof *it);
     int64_t now = js_now_ms();
     int rc = s->o.decide(s->o.arg, a, o, now, &it->res);
-    if (rc < 0 || !it->res.event_type || it->res.ntimers > JS_STAGE_MAX_TIMERS) {
+    if (rc < 0 || !it->res.event_type || it->res.ntimers > JS_STAGE_MAX_TIMERS ||
+        it->res.nfields > JS_STAGE_MAX_FIELDS) {
         js_log(JS_LOG_WARN, o->id, o->trace_id, "%s: not decided: %s", s->stage_name, js_strerror(rc));
         (*s->c_skipped)++;
         js_arena_destroy(&a);
@@ -273,6 +278,7 @@ static void s_take(js_stage_t *s, js_arena_t *a, Jiesu__V1__Order *o, int64_t ve
     snprintf(it->redrive, sizeof it->redrive, "%lld",
              it->res.redrive ? (long long)(now + s->redrive_ms) : 0LL);
     snprintf(it->ntimers, sizeof it->ntimers, "%d", it->res.ntimers);
+    snprintf(it->nfields, sizeof it->nfields, "%d", it->res.nfields);
     for (int t = 0; t < it->res.ntimers; t++) {
         snprintf(it->tb[t], sizeof it->tb[t], "%d", it->res.timers[t].bucket);
         snprintf(it->tf[t], sizeof it->tf[t], "%lld", (long long)it->res.timers[t].fire_ms);

@@ -22,7 +22,8 @@
 #include "jiesu/v1/envelope.pb-c.h"
 #include "service.h"
 
-#define JS_STAGE_MAX_TIMERS 8
+#define JS_STAGE_MAX_TIMERS 64 /* a lead and assists, each with its clocks' warnings and due */
+#define JS_STAGE_MAX_FIELDS 8  /* extra order-hash fields a transition sets */
 
 typedef struct js_stage js_stage_t;
 
@@ -40,6 +41,9 @@ typedef struct js_stage_result {
     const char *note;       /* history note, or NULL */
     int ntimers;
     js_timer_arm_t timers[JS_STAGE_MAX_TIMERS];
+    int nfields;                 /* order-hash fields to set besides stage, v, d */
+    const char *fields[2 * JS_STAGE_MAX_FIELDS]; /* name, value, ... (arena or static) */
+    bool provisional;            /* a clock counts through an unpublished year: add to jiesu:prov */
 } js_stage_result_t;
 
 /* Decide what happens to order (current state, version v). Mutate it and fill

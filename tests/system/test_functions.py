@@ -5,7 +5,11 @@ import pytest
 
 from suite import Redis, RedisError, ROOT, wait_for
 
-LUA = (ROOT / "common" / "functions.lua").read_text()
+from jiesu_harness import BUILD
+
+# The library as the binaries embed it: common/functions.lua with the
+# transition table of common/fsm.c generated in (Makefile, scripts/fsm-gen.c).
+LUA = (ROOT / BUILD / "gen" / "functions.lua").read_text()
 
 
 @pytest.fixture
@@ -45,10 +49,14 @@ def test_receive_stores_once_and_dedupes_keys(r):
         r("FCALL", "jiesu_receive", 1, "o:{X}", 1, 2, 3, 4, "X")  # wrong arity: refused, nothing written
 
 
-def advance(r, oid, es, ev, ns, redrive=0, timers=()):
+def advance(r, oid, es, ev, ns, redrive=0, timers=(), fields=(), prov=0):
     args = [100, oid, es, ev, ns, b"new", "jiesu.order.x", b"env", redrive, len(timers)]
     for b, t, m in timers:
         args += [b, t, m]
+    args += [len(fields)]
+    for name, value in fields:
+        args += [name, value]
+    args += [prov]
     return r("FCALL", "jiesu_advance", 1, "o:{%s}" % oid, *args)
 
 
@@ -79,17 +87,66 @@ def test_claim_takes_a_lease_and_drops_strays(r):
     assert r("ZSCORE", "jiesu:due:1", "A") is None
 
 
+def tmember(oid, what="due", fire=100, gen=3, epoch="0.0", unit="u", kind="h"):
+    return f"{oid}|{unit}|{kind}|{what}|{fire}|{fire - 1}|{gen}|{epoch}|15w"
+
+
+def tmember(oid, what="due", fire=100, gen=3, epoch="0.0", unit="u", kind="h"):
+    return f"{oid}|{unit}|{kind}|{what}|{fire}|{fire - 1}|{gen}|{epoch}|15w"
+
+
 def test_timer_fires_once_and_comes_back_after_its_lease(r):
-    r("ZADD", "jiesu:tm:{0}", 100, "T1", 200, "T2", 99999, "T3")
+    r("HSET", "o:{O}", "v", 3)
+    t1, t2, t3 = tmember("O", fire=100), tmember("O", "f0.5", 200, epoch="0"), tmember("O", fire=99999, epoch="0.1")
+    r("ZADD", "jiesu:tm:{0}", 100, t1, 200, t2, 99999, t3)
     out = r("FCALL", "jiesu_timer_claim", 0, 0, 1000, 5000, 10)
-    assert out == [b"T1", b"100", b"T2", b"200"]
+    assert out == [t1.encode(), b"100", t2.encode(), b"200"]
     assert r("FCALL_RO", "jiesu_next_due", 0, 1) == 6000          # the lease end of T1/T2
-    assert r("FCALL", "jiesu_timer_ack", 0, 0, 100, "T1", "O", "jiesu.clock.overdue", b"e", 0, "") == [1]
-    assert r("FCALL", "jiesu_timer_ack", 0, 0, 100, "T1", "O", "jiesu.clock.overdue", b"e", 0, "") == [0]
+    assert r("FCALL", "jiesu_timer_ack", 0, 0, 100, 1000, t1, "jiesu.clock.overdue", b"e") == [1]
+    assert r("FCALL", "jiesu_timer_ack", 0, 0, 100, 1000, t1, "jiesu.clock.overdue", b"e") == [0]
     assert r("XLEN", "jiesu:events") == 1                          # recorded once
+    assert r("HGET", "o:{O}", "f:h|u|due|0.0") == b"1000"         # the fired mark
     # T2 never acknowledged: it comes back when its lease ends
     assert r("FCALL", "jiesu_timer_claim", 0, 0, 2000, 5000, 10) == []
-    assert r("FCALL", "jiesu_timer_claim", 0, 0, 7000, 5000, 10) == [b"T2", b"0"]
-    assert r("FCALL", "jiesu_timer_ack", 0, 0, 100, "T2", "O", "jiesu.clock.warning", b"e", 8000, "T2b") == [1]
-    assert r("ZSCORE", "jiesu:tm:{0}", "T2b") == b"8000"
-    assert r("FCALL_RO", "jiesu_next_due", 0, 1) == 8000
+    assert r("FCALL", "jiesu_timer_claim", 0, 0, 7000, 5000, 10) == [t2.encode(), b"0"]
+
+
+def test_timer_ack_checks_generation_mark_and_order(r):
+    r("HSET", "o:{O}", "v", 5, "g:h|u", 5)
+    stale, cur = tmember("O", gen=3), tmember("O", gen=5)
+    again = tmember("O", fire=150, gen=5)                  # re-armed: same what and epoch
+    other = tmember("O", fire=160, gen=5, epoch="0.1")     # after an extension: a new epoch
+    ghost, bad = tmember("NOPE", gen=1), "O|u|h|due|1"
+    r("ZADD", "jiesu:tm:{0}", 100, stale, 100, cur, 150, again, 160, other, 100, ghost, 100, bad)
+    assert len(r("FCALL", "jiesu_timer_claim", 0, 0, 1000, 5000, 10)) == 12
+    got = r("FCALL", "jiesu_timer_ack", 0, 0, 100, 1000, stale, "jiesu.clock.overdue", b"e",
+            cur, "jiesu.clock.overdue", b"e", again, "jiesu.clock.overdue", b"e",
+            other, "jiesu.clock.overdue", b"e", ghost, "jiesu.clock.overdue", b"e", bad, "", b"")
+    assert got == [2, 1, 3, 1, 4, 5]     # stale gen, recorded, fired before, new epoch, no order, malformed
+    assert r("XLEN", "jiesu:events") == 2
+    assert r("ZCARD", "jiesu:tl:{0}") == 0                     # every claim removed
+    assert r("EXISTS", "o:{NOPE}") == 0                        # nothing written for an unknown order
+    # no g: field: every generation is current
+    r("HSET", "o:{P}", "v", 4)
+    p = tmember("P", gen=1)
+    r("ZADD", "jiesu:tm:{0}", 100, p)
+    r("FCALL", "jiesu_timer_claim", 0, 0, 1000, 5000, 10)
+    assert r("FCALL", "jiesu_timer_ack", 0, 0, 100, 1000, p, "jiesu.clock.overdue", b"e") == [1]
+
+
+def test_recompute_checks_version_and_stores_the_new_plan(r):
+    r("HSET", "o:{R}", "v", 4, "d", b"old")
+    r("SADD", "jiesu:prov", "R", "GONE")
+    m = tmember("R", fire=5000, gen=5)
+    args = [100, "R", 3, b"new", 0, 1, "g:h|u", 5, 1, "jiesu.clock.recomputed", b"e", 1, 0, 5000, m]
+    assert r("FCALL", "jiesu_recompute", 1, "o:{R}", *args) == [[0, 4]]      # moved meanwhile
+    assert r("HGET", "o:{R}", "d") == b"old" and r("XLEN", "jiesu:events") == 0
+    args[2] = 4
+    assert r("FCALL", "jiesu_recompute", 1, "o:{R}", *args) == [[1, 5]]
+    assert r("HMGET", "o:{R}", "v", "d", "g:h|u") == [b"5", b"new", b"5"]
+    assert r("ZSCORE", "jiesu:tm:{0}", m) == b"5000"
+    assert r("XLEN", "jiesu:events") == 1
+    assert r("SISMEMBER", "jiesu:prov", "R") == 0                            # nothing provisional any more
+    args[1], args[2] = "GONE", 1
+    assert r("FCALL", "jiesu_recompute", 1, "o:{GONE}", *args) == [[-1]]
+    assert r("SISMEMBER", "jiesu:prov", "GONE") == 0
