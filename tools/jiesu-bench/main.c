@@ -363,6 +363,8 @@ static void s_ceiling_call(redisContext *c, int step, char (*ids)[JS_ID_LEN + 1]
                 AS(tm[i][x]);
             }
         }
+        AS("0"); /* no extra hash fields */
+        AS("0"); /* not provisional */
     }
 #undef A
 #undef AS
