@@ -76,6 +76,7 @@ typedef struct dsp_place {
     int street;              /* index of its street/township, -1 for a district */
     char unit[DSP_ID_MAX];   /* the unit that governs it: district government, street office, committee ("" none) */
     char **words;            /* address words that locate an order here */
+    int *wpat;               /* their pattern ids in the matcher */
     size_t nwords;
     int line;
 } dsp_place_t;
@@ -84,6 +85,7 @@ typedef struct dsp_partner_area {
     char partner[DSP_ID_MAX]; /* the partner hotline's id (config of the transfer) */
     char *name;
     char **words;
+    int *wpat;
     size_t nwords;
     int line;
 } dsp_partner_area_t;
@@ -132,10 +134,10 @@ typedef struct dsp_ref {
     size_t npartners;
     dsp_item_t *items;
     size_t nitems;
-    dsp_matcher_t *m;
+    dsp_matcher_t *m;  /* every keyword part and place word, each string once */
     size_t npatterns;
-    /* pattern id -> what it is: kind 0 keyword part, 1 place word (index), 2 partner word (index) */
-    struct dsp_pattern { int kind, index; } *pat;
+    /* internal: indexes sorted by id for the lookups */
+    int *unit_by_id, *place_by_id, *item_by_id;
 } dsp_ref_t;
 
 typedef struct dsp_paths {
