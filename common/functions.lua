@@ -15,6 +15,7 @@
     jiesu:due:STAGE   zset: orders waiting for the service of STAGE, scored by re-drive time (ms)
     jiesu:tm:{B}      zset: pending timers of bucket B, scored by fire time (ms)
     jiesu:tl:{B}      zset: timers claimed and not yet acknowledged, scored by lease end (ms)
+    jiesu:corrections stream: operators' classifications of manual orders (jiesu_classify)
 
   Every order of a batch is applied or refused on its own; one call is atomic.
 ]]
@@ -397,6 +398,45 @@ local function audit_fn(keys, args)
   return 1
 end
 
+--[[ jiesu_classify: an operator's classification of an order in the manual
+  queue (jiesuctl classify). The order goes on to the dispatcher at once and
+  the correction is kept for training (jiesu-train --corrections).
+  KEYS: o:{ID}.
+  ARGV: maxlen, id, expected version, Order bytes (the new state: stage
+        classified, version = expected + 1), event type, Envelope bytes,
+        now_ms, corrections maxlen, then the correction's fields: topic, type,
+        text, machine topic, machine type, actor.
+  Reply: {1, new version} applied; {0, stage, version} refused: the order is
+  not in stage manual (3) or not at the expected version; {-1} unknown order. ]]
+local STAGE_CLASSIFIED, STAGE_MANUAL = '2', '3'
+local CORRECTIONS = 'jiesu:corrections'
+
+local function classify(keys, args)
+  if #args ~= 14 or #keys ~= 1 then
+    return redis.error_reply('jiesu_classify: want 1 key and 14 args')
+  end
+  local maxlen = num(args[1], 'maxlen')
+  local id, ev, blob, etype, env = args[2], args[3], args[4], args[5], args[6]
+  local now, cmax = num(args[7], 'now'), num(args[8], 'corrections maxlen')
+  local cur = redis.call('HMGET', keys[1], 'stage', 'v')
+  if not cur[1] then return {-1} end
+  if cur[1] ~= STAGE_MANUAL or cur[2] ~= ev then return {0, tonumber(cur[1]), tonumber(cur[2])} end
+  local nv = tonumber(ev) + 1
+  redis.call('HSET', keys[1], 'stage', STAGE_CLASSIFIED, 'v', nv, 'd', blob)
+  redis.call('ZREM', due_key(STAGE_MANUAL), id)
+  -- due now: the dispatcher's re-drive sweep takes it on its next pass
+  redis.call('ZADD', due_key(STAGE_CLASSIFIED), now, id)
+  xadd(maxlen, etype, id, env)
+  local fields = {'o', id, 'topic', args[9], 'type', args[10], 'text', args[11],
+                  'm_topic', args[12], 'm_type', args[13], 'by', args[14], 'ms', args[7]}
+  if cmax > 0 then
+    redis.call('XADD', CORRECTIONS, 'MAXLEN', '~', cmax, '*', unpack(fields))
+  else
+    redis.call('XADD', CORRECTIONS, '*', unpack(fields))
+  end
+  return {1, nv}
+end
+
 redis.register_function{function_name = 'jiesu_version', callback = function() return JIESU_LIB_VERSION end,
                         flags = {'no-writes'}}
 redis.register_function('jiesu_receive', receive)
@@ -408,3 +448,4 @@ redis.register_function{function_name = 'jiesu_next_due', callback = next_due, f
 redis.register_function{function_name = 'jiesu_load', callback = load, flags = {'no-writes'}}
 redis.register_function('jiesu_act', act)
 redis.register_function('jiesu_audit', audit_fn)
+redis.register_function('jiesu_classify', classify)

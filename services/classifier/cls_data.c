@@ -25,7 +25,9 @@ int cls_data_add(cls_dataset_t *d, const char *label, const char *text, size_t l
         size_t nc = d->n ? d->n * 2 : 64;
         d->text = js_realloc(d->text, nc * sizeof *d->text);
         d->y = js_realloc(d->y, nc * sizeof *d->y);
+        if (d->wt) d->wt = js_realloc(d->wt, nc * sizeof *d->wt);
     }
+    if (d->wt) d->wt[d->n] = 1.0f;
     d->text[d->n] = t;
     d->y[d->n++] = c;
     return c;
@@ -67,10 +69,19 @@ long cls_data_load(cls_dataset_t *d, const char *path, const cls_norm_t *n, char
     return rows;
 }
 
+void cls_data_weights(cls_dataset_t *d) {
+    if (d->wt) return;
+    size_t cap = 64;
+    while (cap < d->n) cap *= 2; /* at least what cls_data_add has made room for */
+    d->wt = js_malloc(cap * sizeof *d->wt);
+    for (size_t i = 0; i < d->n; i++) d->wt[i] = 1.0f;
+}
+
 void cls_data_free(cls_dataset_t *d) {
     for (size_t i = 0; i < d->n; i++) free(d->text[i]);
     free(d->text);
     free(d->y);
+    free(d->wt);
     memset(d, 0, sizeof *d);
 }
 

@@ -25,6 +25,8 @@ long cls_data_load(cls_dataset_t *d, const char *path, const cls_norm_t *n, char
 /* Add one row (text normalised here); returns its class or -1 if full. */
 int cls_data_add(cls_dataset_t *d, const char *label, const char *text, size_t len, const cls_norm_t *n);
 int cls_data_class(cls_dataset_t *d, const char *label, int add);
+/* Give d row weights (d->wt), all 1 so far; rows added later get 1 too. */
+void cls_data_weights(cls_dataset_t *d);
 void cls_data_free(cls_dataset_t *d);
 /* Stratified: fold[i] in 0..folds-1 for every row, each class spread evenly,
  * deterministic for the seed. */

@@ -75,8 +75,15 @@ static void s_free_raw(raw_t *r) {
 
 static void s_print_report(FILE *f, const cls_confusion_t *cm, const char (*label)[CLS_LABEL_MAX], size_t n,
                            size_t unknown, double rate, double threshold, size_t covered, double sure_precision) {
-    fprintf(f, "{\"rows\":%zu,\"unknown_labels\":%zu,\"accuracy\":%.4f,\"macro_f1\":%.4f,\"classes\":{", n, unknown,
-            cls_accuracy(cm), cls_macro_f1(cm));
+    double mp = 0;
+    for (int c = 0; c < cm->k; c++) {
+        double p, r, f1;
+        cls_class_prf(cm, c, &p, &r, &f1);
+        mp += p / cm->k;
+    }
+    fprintf(f, "{\"rows\":%zu,\"unknown_labels\":%zu,\"accuracy\":%.4f,\"macro_f1\":%.4f,\"macro_precision\":%.4f,"
+               "\"classes\":{",
+            n, unknown, cls_accuracy(cm), cls_macro_f1(cm), mp);
     for (int c = 0; c < cm->k; c++) {
         double p, r, f1;
         uint32_t support = 0;
@@ -102,14 +109,15 @@ static void s_print_report(FILE *f, const cls_confusion_t *cm, const char (*labe
 }
 
 int cls_evaluate_main(int argc, char **argv) {
-    const char *file = NULL, *model = DEFAULT_MODEL;
+    const char *file = NULL, *model = DEFAULT_MODEL, *dump = NULL;
     double threshold = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--evaluate") == 0 && i + 1 < argc) file = argv[++i];
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) model = argv[++i];
         else if (strcmp(argv[i], "--threshold") == 0 && i + 1 < argc) threshold = atof(argv[++i]);
+        else if (strcmp(argv[i], "--dump") == 0 && i + 1 < argc) dump = argv[++i];
         else {
-            fprintf(stderr, "usage: jiesu-classifier --evaluate FILE.tsv [--model MODEL] [--threshold P]\n");
+            fprintf(stderr, "usage: jiesu-classifier --evaluate FILE.tsv [--model MODEL] [--threshold P] [--dump OUT.tsv]\n");
             return 2;
         }
     }
@@ -165,6 +173,14 @@ int cls_evaluate_main(int argc, char **argv) {
         }
         cm.m[truth][pred[i]]++;
         if (conf[i] >= threshold) sure.m[truth][pred[i]]++, covered++;
+    }
+    FILE *df = dump ? fopen(dump, "w") : NULL;
+    if (dump && !df) fprintf(stderr, "jiesu-classifier: %s: cannot write\n", dump);
+    if (df) { /* one row per text: what an error analysis needs */
+        fprintf(df, "label\tpredicted\tprobability\ttext\n");
+        for (size_t i = 0; i < r.n; i++)
+            fprintf(df, "%s\t%s\t%.4f\t%s\n", r.label[i], label[pred[i]], conf[i], r.text[i]);
+        fclose(df);
     }
     s_print_report(stdout, &cm, (const char(*)[CLS_LABEL_MAX])label, r.n, unknown,
                    us > 0 ? (double)r.n * 1e6 / (double)us : 0, threshold, covered, cls_accuracy(&sure));

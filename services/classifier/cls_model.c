@@ -240,10 +240,9 @@ typedef struct sparse {
 /* One-vs-rest L2-regularised L2-loss SVM, dual coordinate descent (Hsieh et
  * al., ICML 2008): each class is a binary problem over every row, with the
  * bias as a constant feature of value 1. */
-static void s_train_svm(cls_model_t *m, const cls_dataset_t *d, const size_t *rows, const sparse_t *ex, size_t nrows,
-                        const cls_train_opts_t *o) {
+static void s_train_svm1(cls_model_t *m, const cls_dataset_t *d, const size_t *rows, const sparse_t *ex, size_t nrows,
+                         const cls_train_opts_t *o, float *w, float *bias) {
     size_t nb = (size_t)1 << m->bits, k = m->k;
-    float *w = js_calloc(nb * k, sizeof *w);
     double *alpha = js_malloc((nrows ? nrows : 1) * sizeof *alpha), *qii = js_malloc((nrows ? nrows : 1) * sizeof *qii);
     size_t *order = js_malloc((nrows ? nrows : 1) * sizeof *order);
     double diag = 0.5 / o->c, cw[CLS_MAX_CLASSES];
@@ -274,6 +273,8 @@ static void s_train_svm(cls_model_t *m, const cls_dataset_t *d, const size_t *ro
         free(cnt);
     }
 #define XV(i, j, c) (r ? ex[i].val[j] * r[(size_t)ex[i].idx[j] * k + (c)] : ex[i].val[j])
+    /* cost factor of row i: its class's balance times its own weight */
+#define CI(i) (cw[d->y[rows ? rows[i] : i]] * (d->wt ? (double)d->wt[rows ? rows[i] : i] : 1.0))
     for (size_t i = 0; i < nrows; i++) {
         qii[i] = diag;
     }
@@ -281,7 +282,7 @@ static void s_train_svm(cls_model_t *m, const cls_dataset_t *d, const size_t *ro
     for (size_t c = 0; c < k; c++) {
         double b = 0;
         for (size_t i = 0; i < nrows; i++) {
-            double q = 1.0 + diag / cw[d->y[rows ? rows[i] : i]]; /* the bias feature */
+            double q = 1.0 + diag / CI(i); /* the bias feature */
             for (size_t j = 0; j < ex[i].n; j++) q += (double)XV(i, j, c) * XV(i, j, c);
             qii[i] = q;
         }
@@ -298,7 +299,7 @@ static void s_train_svm(cls_model_t *m, const cls_dataset_t *d, const size_t *ro
                 double yi = d->y[rows ? rows[i] : i] == (int)c ? 1.0 : -1.0;
                 double wx = b;
                 for (size_t j = 0; j < ex[i].n; j++) wx += (double)w[(size_t)ex[i].idx[j] * k + c] * XV(i, j, c);
-                double g = yi * wx - 1.0 + diag / cw[d->y[rows ? rows[i] : i]] * alpha[i];
+                double g = yi * wx - 1.0 + diag / CI(i) * alpha[i];
                 double pg = alpha[i] > 0 ? g : (g < 0 ? g : 0);
                 if (fabs(pg) > maxpg) maxpg = fabs(pg);
                 if (pg == 0) continue;
@@ -311,13 +312,43 @@ static void s_train_svm(cls_model_t *m, const cls_dataset_t *d, const size_t *ro
             }
             if (maxpg < 0.01) break; /* converged: the projected gradient is small everywhere */
         }
-        m->bias[c] = (float)b;
+        bias[c] = (float)b;
+        if (o->beta > 0 && o->beta < 1) { /* NBSVM interpolation: (1 - beta) mean|w| + beta w */
+            double mean = 0;
+            for (size_t f = 0; f < nb; f++) mean += fabs(w[f * k + c]);
+            mean /= (double)nb;
+            for (size_t f = 0; f < nb; f++) w[f * k + c] = (float)((1 - o->beta) * mean + o->beta * w[f * k + c]);
+        }
     }
     if (r) /* fold the ratios into the weights: inference stays one dot product */
         for (size_t f = 0; f < nb * k; f++) w[f] *= r[f];
 #undef XV
+#undef CI
     free(r);
     free(alpha), free(qii), free(order);
+}
+
+/* The SVM, or with o->mix > 0 the mean of two over the same features: the
+ * NBSVM and a plain SVM weighted by mix. Both are linear in the same
+ * feature values, so their mean is one linear model: the ensemble costs
+ * nothing at inference. */
+static void s_train_svm(cls_model_t *m, const cls_dataset_t *d, const size_t *rows, const sparse_t *ex, size_t nrows,
+                        const cls_train_opts_t *o) {
+    size_t n = ((size_t)1 << m->bits) * m->k;
+    float *w = js_calloc(n, sizeof *w);
+    s_train_svm1(m, d, rows, ex, nrows, o, w, m->bias);
+    if (o->mix > 0) {
+        cls_train_opts_t o2 = *o;
+        o2.nb = !o->nb;
+        o2.c = o->mix_c > 0 ? o->mix_c : o->c;
+        o2.seed = o->seed ^ 0xE45Eull;
+        float *w2 = js_calloc(n, sizeof *w2), b2[CLS_MAX_CLASSES] = {0};
+        s_train_svm1(m, d, rows, ex, nrows, &o2, w2, b2);
+        float a = 1.0f / (1.0f + o->mix), b = o->mix / (1.0f + o->mix);
+        for (size_t f = 0; f < n; f++) w[f] = a * w[f] + b * w2[f];
+        for (uint32_t c = 0; c < m->k; c++) m->bias[c] = a * m->bias[c] + b * b2[c];
+        free(w2);
+    }
     m->w = w;
 }
 
@@ -390,13 +421,14 @@ cls_model_t *cls_model_train(const cls_dataset_t *d, const size_t *rows, size_t 
         for (size_t ii = 0; ii < nrows; ii++) {
             size_t i = order[ii];
             int yi = d->y[rows ? rows[i] : i];
+            float rw = d->wt ? d->wt[rows ? rows[i] : i] : 1.0f;
             cls_fvec_t fv = {.idx = ex[i].idx, .n = ex[i].n};
             float z[CLS_MAX_CLASSES], p[CLS_MAX_CLASSES];
             s_dot(m, &fv, ex[i].val, z);
             s_softmax(z, m->k, 1.0f, p);
             float g[CLS_MAX_CLASSES];
             for (size_t c = 0; c < k; c++) {
-                g[c] = p[c] - (c == (size_t)yi ? 1.0f : 0.0f);
+                g[c] = rw * (p[c] - (c == (size_t)yi ? 1.0f : 0.0f));
                 gb[c] += g[c] * g[c];
                 m->bias[c] -= o->lr * g[c] / sqrtf(gb[c] + 1e-6f);
             }
@@ -535,6 +567,32 @@ cls_model_t *cls_model_load(const char *path, char *err, size_t errlen) {
     }
     s_pack(m);
     return m;
+}
+
+int cls_model_file_labels(const char *path, char labels[CLS_MAX_CLASSES][CLS_LABEL_MAX], int *k, char *err,
+                          size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char magic[8];
+    uint32_t hdr[7];
+    float temp;
+    const char *why = NULL;
+    if (fread(magic, 8, 1, f) != 1 || memcmp(magic, MAGIC, 8) != 0) why = "not a model file (bad magic)";
+    else if (fread(hdr, sizeof hdr, 1, f) != 1 || fread(&temp, sizeof temp, 1, f) != 1) why = "truncated header";
+    else if (hdr[0] < 2 || hdr[0] > CLS_MAX_CLASSES) why = "bad header values";
+    else if (fread(labels, CLS_LABEL_MAX, hdr[0], f) != hdr[0]) why = "truncated";
+    for (uint32_t c = 0; !why && c < hdr[0]; c++)
+        if (memchr(labels[c], 0, CLS_LABEL_MAX) == NULL || !labels[c][0]) why = "bad label";
+    fclose(f);
+    if (why) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        return -1;
+    }
+    *k = (int)hdr[0];
+    return 0;
 }
 
 int cls_model_classes(const cls_model_t *m) {

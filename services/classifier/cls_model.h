@@ -38,11 +38,15 @@ typedef struct cls_train_opts {
     float c;         /* SVM cost (default 3) */
     int balance;     /* 1 (default): SVM cost per class inversely proportional to its size (for macro-F1) */
     int nb;          /* 1 (default): scale each class's features by their naive Bayes log-count ratio (NBSVM) */
+    float mix;       /* > 0: average in a second SVM (the other nb setting, cost mix_c) with this weight */
+    float mix_c;     /* its cost (0: c) */
+    float beta;      /* 0 < beta < 1: NBSVM interpolation towards naive Bayes, w = (1-beta) mean|w| + beta w (0: off) */
 } cls_train_opts_t;
 
 typedef struct cls_dataset {
     char **text;     /* normalised texts, blanks dropped */
     int *y;          /* class of each, 0..k-1 */
+    float *wt;       /* cost factor of each row (operator corrections count more); NULL: all 1 */
     size_t n;
     int k;
     char label[CLS_MAX_CLASSES][CLS_LABEL_MAX];
@@ -76,6 +80,11 @@ float cls_fit_temperature(const float *z, const int *y, size_t n, int k);
 void cls_model_quantize(cls_model_t *m, int qbits);
 int cls_model_save(const cls_model_t *m, const char *path); /* 0 or -errno */
 cls_model_t *cls_model_load(const char *path, char *err, size_t errlen);
+/* The class labels of a model file without loading its weights (for tools
+ * that check a label, e.g. jiesuctl classify): *k labels into labels.
+ * 0, or -1 with err. */
+int cls_model_file_labels(const char *path, char labels[CLS_MAX_CLASSES][CLS_LABEL_MAX], int *k, char *err,
+                          size_t errlen);
 int cls_model_classes(const cls_model_t *m);
 const char *cls_model_label(const cls_model_t *m, int c);
 int cls_model_class_of(const cls_model_t *m, const char *label); /* -1 if none */

@@ -3,7 +3,7 @@
  *   jiesu-train --data FILE.tsv [--data ...] --out MODEL [--kind topic|type]
  *               [--seed N] [--holdout FRAC] [--folds N]
  *               [--sample-out FILE --sample-n N] [--exclude FILE.tsv]
- *               [--weak RAW.tsv --cues TYPES.tsv]
+ *               [--weak RAW.tsv --cues TYPES.tsv] [--corrections FILE.tsv ... [--correction-weight W]]
  *               [--bits B] [--ngrams MIN-MAX] [--head N] [--epochs E] [--c X] [--qbits 8|16]
  *               [--logreg [--lr X] [--l2 X]] [--no-idf] [--no-nb] [--no-balance]
  *
@@ -16,7 +16,12 @@
  * tests/data). The rest is scored by k-fold cross-validation, whose
  * out-of-fold scores also fit the model's temperature; then the model is
  * trained on the whole rest and saved. Deterministic for a seed. Prints one
- * JSON line; progress goes to stderr. */
+ * JSON line; progress goes to stderr.
+ * --corrections reads operators' decisions (`jiesuctl corrections`, TSV
+ * label<TAB>text, labels among the data's classes): they join every training
+ * set (each fold's and the final one) with cost W times a data row (default
+ * 3: a person's label counts more than a weak one), and are never scored, so
+ * the figures stay comparable. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -35,8 +40,9 @@ static void s_usage(void) {
     fprintf(stderr,
             "usage: jiesu-train --data FILE.tsv [--data ...] --out MODEL [--kind topic|type] [--seed N]\n"
             "         [--holdout FRAC] [--folds N] [--sample-out FILE --sample-n N] [--exclude FILE.tsv]\n"
-            "         [--weak RAW.tsv --cues TYPES.tsv] [--bits B] [--ngrams MIN-MAX] [--head N] [--epochs E]\n"
-            "         [--c X] [--qbits 8|16] [--logreg [--lr X] [--l2 X]] [--no-idf] [--no-nb] [--no-balance]\n");
+            "         [--weak RAW.tsv --cues TYPES.tsv] [--corrections FILE.tsv ... [--correction-weight W]]\n"
+            "         [--bits B] [--ngrams MIN-MAX] [--head N] [--epochs E] [--c X] [--mix W [--mix-c X]]\n"
+            "         [--qbits 8|16] [--logreg [--lr X] [--l2 X]] [--no-idf] [--no-nb] [--no-balance]\n");
 }
 
 static uint64_t s_rng(uint64_t *s) {
@@ -65,6 +71,93 @@ static void s_score(const cls_model_t *m, const cls_dataset_t *d, const size_t *
     cls_fvec_free(&v);
 }
 
+/* Unlabelled texts for self-training: the subject and detail (columns 3
+ * and 5) of each row of a raw message file, normalised, into u (class "?"). */
+static long s_load_unlabelled(cls_dataset_t *u, const char *path, const cls_norm_t *n, const cls_dataset_t *exclude,
+                              char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    long rows = 0, lineno = 0;
+    while (getline(&line, &cap, f) >= 0) {
+        if (++lineno == 1) continue; /* header */
+        char *col[5] = {0}, *p = line;
+        int nc = 0;
+        for (; nc < 5 && p; nc++) {
+            col[nc] = p;
+            p = strchr(p, '\t');
+            if (p) *p++ = '\0';
+        }
+        if (nc < 5) continue;
+        col[4][strcspn(col[4], "\r\n")] = '\0';
+        /* a text of the test set (--exclude) is not learnt from, not even unlabelled */
+        char subj[4096];
+        size_t sl = cls_normalize(n, col[2], strlen(col[2]), subj, sizeof subj, CLS_NORM_DROP_SPACE, NULL);
+        int skip = 0;
+        for (size_t i = 0; exclude && i < exclude->n && !skip; i++)
+            skip = sl > 0 && strncmp(exclude->text[i], subj, sl) == 0;
+        if (skip) continue;
+        size_t tl = strlen(col[2]) + strlen(col[4]) + 2;
+        char *text = js_malloc(tl);
+        snprintf(text, tl, "%s %s", col[2], col[4]);
+        cls_data_add(u, "?", text, strlen(text), n);
+        free(text);
+        rows++;
+    }
+    free(line);
+    fclose(f);
+    return rows;
+}
+
+typedef struct pseudo {
+    const cls_dataset_t *u; /* unlabelled texts, or NULL */
+    float p;                /* least probability of a pseudo-label */
+    float w;                /* its row weight */
+} pseudo_t;
+
+/* Train on rows of d; with unlabelled texts, self-train once: the texts the
+ * first model labels with probability >= p (softmax at temperature 0.25, about
+ * what the fitted one comes to) join the rows with weight w, and a second
+ * model is trained on both. Only the rows given reach either model, so the
+ * cross-validation stays honest. */
+static cls_model_t *s_train(const cls_dataset_t *d, const size_t *rows, size_t n, const cls_train_opts_t *o,
+                            const pseudo_t *ps, size_t *added) {
+    cls_model_t *m = cls_model_train(d, rows, n, o);
+    if (added) *added = 0;
+    if (!ps->u || !ps->u->n) return m;
+    cls_model_set_temperature(m, 0.25f);
+    cls_dataset_t aug = *d;
+    size_t cap = n + ps->u->n;
+    aug.text = js_malloc(cap * sizeof *aug.text);
+    aug.y = js_malloc(cap * sizeof *aug.y);
+    aug.wt = js_malloc(cap * sizeof *aug.wt);
+    aug.n = 0;
+    for (size_t i = 0; i < n; i++, aug.n++) {
+        aug.text[aug.n] = d->text[rows[i]], aug.y[aug.n] = d->y[rows[i]];
+        aug.wt[aug.n] = d->wt ? d->wt[rows[i]] : 1.0f;
+    }
+    cls_fvec_t v;
+    cls_fvec_init(&v);
+    for (size_t i = 0; i < ps->u->n; i++) {
+        float conf;
+        const char *t = ps->u->text[i];
+        int c = cls_model_predict(m, t, strlen(t), &v, NULL, &conf);
+        if (conf < ps->p) continue;
+        aug.text[aug.n] = ps->u->text[i], aug.y[aug.n] = c, aug.wt[aug.n] = ps->w;
+        aug.n++;
+    }
+    cls_fvec_free(&v);
+    if (added) *added = aug.n - n;
+    cls_model_free(&m);
+    m = cls_model_train(&aug, NULL, 0, o);
+    free(aug.text), free(aug.y), free(aug.wt);
+    return m;
+}
+
 static int s_write_sample(const char *path, const cls_dataset_t *d, const size_t *rows, size_t n, size_t want,
                           uint64_t seed) {
     size_t *pick = js_malloc((n ? n : 1) * sizeof *pick);
@@ -88,8 +181,10 @@ static int s_write_sample(const char *path, const cls_dataset_t *d, const size_t
 
 int main(int argc, char **argv) {
     const char *data[MAX_DATA], *out = NULL, *kind = "topic", *sample_out = NULL, *exclude = NULL, *cues = NULL;
-    const char *weak[MAX_DATA];
-    int ndata = 0, nweak = 0, folds = 5;
+    const char *weak[MAX_DATA], *corr[MAX_DATA], *unl[MAX_DATA];
+    int ndata = 0, nweak = 0, ncorr = 0, nunl = 0, folds = 5;
+    pseudo_t ps = {.u = NULL, .p = 0.9f, .w = 0.5f};
+    double corr_w = 3.0;
     size_t sample_n = 300;
     double holdout = 0;
     cls_train_opts_t o;
@@ -109,6 +204,11 @@ int main(int argc, char **argv) {
         else if (!v) return s_usage(), 2;
         else if (strcmp(a, "--data") == 0 && ndata < MAX_DATA) data[ndata++] = v;
         else if (strcmp(a, "--weak") == 0 && nweak < MAX_DATA) weak[nweak++] = v;
+        else if (strcmp(a, "--corrections") == 0 && ncorr < MAX_DATA) corr[ncorr++] = v;
+        else if (strcmp(a, "--correction-weight") == 0) corr_w = atof(v);
+        else if (strcmp(a, "--unlabelled") == 0 && nunl < MAX_DATA) unl[nunl++] = v;
+        else if (strcmp(a, "--pseudo-p") == 0) ps.p = (float)atof(v);
+        else if (strcmp(a, "--pseudo-weight") == 0) ps.w = (float)atof(v);
         else if (strcmp(a, "--out") == 0) out = v;
         else if (strcmp(a, "--kind") == 0) kind = v;
         else if (strcmp(a, "--seed") == 0) o.seed = strtoull(v, NULL, 10);
@@ -128,12 +228,16 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--qbits") == 0) o.qbits = atoi(v);
         else if (strcmp(a, "--svm") == 0) o.svm = 1, takes = 0;
         else if (strcmp(a, "--c") == 0) o.c = (float)atof(v);
+        else if (strcmp(a, "--mix") == 0) o.mix = (float)atof(v);
+        else if (strcmp(a, "--mix-c") == 0) o.mix_c = (float)atof(v);
+        else if (strcmp(a, "--beta") == 0) o.beta = (float)atof(v);
         else return s_usage(), 2;
         i += takes;
     }
     if ((!ndata && !nweak) || !out || (strcmp(kind, "topic") && strcmp(kind, "type")) || folds < 2 || folds > 20 ||
         holdout < 0 || holdout >= 0.9 || o.bits < 8 || o.bits > 26 || o.nmin < 1 || o.nmin > o.nmax ||
-        o.nmax > CLS_FEAT_MAX_N || o.head < 0 || o.head > 4096 || o.epochs < 1 || (o.qbits != 8 && o.qbits != 16) || (nweak && !cues))
+        o.nmax > CLS_FEAT_MAX_N || o.head < 0 || o.head > 4096 || o.epochs < 1 || (o.qbits != 8 && o.qbits != 16) || (nweak && !cues) ||
+        !(corr_w > 0 && corr_w <= 100) || o.mix < 0)
         return s_usage(), 2;
 
     char err[512];
@@ -171,49 +275,100 @@ int main(int argc, char **argv) {
         cls_data_free(&ex);
         cls_weak_free(&w);
     }
+    /* corrections last: rows [n0, d.n) */
+    size_t n0 = d.n;
+    for (int i = 0; i < ncorr; i++) {
+        cls_dataset_t cd = {0};
+        long r = cls_data_load(&cd, corr[i], norm, err, sizeof err);
+        if (r < 0) {
+            fprintf(stderr, "jiesu-train: %s\n", err);
+            return 1;
+        }
+        cls_data_weights(&d);
+        for (size_t j = 0; j < cd.n; j++) {
+            const char *lab = cd.label[cd.y[j]];
+            if (cls_data_class(&d, lab, 0) < 0) {
+                fprintf(stderr, "jiesu-train: %s: label '%s' is not a class of the training data\n", corr[i], lab);
+                return 1;
+            }
+            if (!*cd.text[j]) continue; /* nothing left to learn from */
+            cls_data_add(&d, lab, cd.text[j], strlen(cd.text[j]), NULL); /* normalised already */
+            d.wt[d.n - 1] = (float)corr_w;
+        }
+        fprintf(stderr, "jiesu-train: %s: %ld corrections (weight %.1f)\n", corr[i], r, corr_w);
+        cls_data_free(&cd);
+    }
+    size_t nc = d.n - n0;
+    cls_dataset_t u = {0};
+    for (int i = 0; i < nunl; i++) {
+        cls_dataset_t ex = {0};
+        if (exclude && cls_data_load(&ex, exclude, norm, err, sizeof err) < 0) {
+            fprintf(stderr, "jiesu-train: %s\n", err);
+            return 1;
+        }
+        long r = s_load_unlabelled(&u, unl[i], norm, &ex, err, sizeof err);
+        cls_data_free(&ex);
+        if (r < 0) {
+            fprintf(stderr, "jiesu-train: %s\n", err);
+            return 1;
+        }
+        fprintf(stderr, "jiesu-train: %s: %ld unlabelled texts for self-training\n", unl[i], r);
+    }
+    if (u.n) ps.u = &u;
     cls_norm_destroy(&norm);
-    if (d.n < (size_t)folds * 2 || d.k < 2) {
-        fprintf(stderr, "jiesu-train: too few rows (%zu) or classes (%d)\n", d.n, d.k);
+    if (n0 < (size_t)folds * 2 || d.k < 2) {
+        fprintf(stderr, "jiesu-train: too few rows (%zu) or classes (%d)\n", n0, d.k);
         return 1;
     }
     for (int c = 0; c < d.k; c++) {
-        size_t nc = 0;
-        for (size_t i = 0; i < d.n; i++) nc += d.y[i] == c;
-        fprintf(stderr, "jiesu-train: class %-16s %zu rows\n", d.label[c], nc);
+        size_t ncls = 0;
+        for (size_t i = 0; i < d.n; i++) ncls += d.y[i] == c;
+        fprintf(stderr, "jiesu-train: class %-16s %zu rows\n", d.label[c], ncls);
     }
 
     /* hold out: fold 0 of a split into round(1/holdout) stratified parts */
     int *fold = js_malloc(d.n * sizeof *fold);
     size_t *hold = js_malloc(d.n * sizeof *hold), *rest = js_malloc(d.n * sizeof *rest), nh = 0, nr = 0;
+    cls_dataset_t dv = d; /* the data without corrections: they are not split */
+    dv.n = n0;
     if (holdout > 0) {
-        cls_data_folds(&d, (int)lround(1.0 / holdout), o.seed ^ 0x401Dull, fold);
-        for (size_t i = 0; i < d.n; i++)
+        cls_data_folds(&dv, (int)lround(1.0 / holdout), o.seed ^ 0x401Dull, fold);
+        for (size_t i = 0; i < n0; i++)
             if (fold[i] == 0) hold[nh++] = i;
             else rest[nr++] = i;
     } else {
-        for (size_t i = 0; i < d.n; i++) rest[nr++] = i;
+        for (size_t i = 0; i < n0; i++) rest[nr++] = i;
     }
 
     /* k-fold cross-validation over the rest */
-    cls_dataset_t sub = d; /* a view of the rest, for stratified folds */
+    cls_dataset_t sub = d; /* a view of the rest then the corrections, for stratified folds */
     sub.n = nr;
-    sub.text = js_malloc(nr * sizeof *sub.text);
-    sub.y = js_malloc(nr * sizeof *sub.y);
-    for (size_t i = 0; i < nr; i++) sub.text[i] = d.text[rest[i]], sub.y[i] = d.y[rest[i]];
+    sub.text = js_malloc((nr + nc) * sizeof *sub.text);
+    sub.y = js_malloc((nr + nc) * sizeof *sub.y);
+    sub.wt = d.wt ? js_malloc((nr + nc) * sizeof *sub.wt) : NULL;
+    for (size_t i = 0; i < nr + nc; i++) {
+        size_t r = i < nr ? rest[i] : n0 + (i - nr);
+        sub.text[i] = d.text[r], sub.y[i] = d.y[r];
+        if (sub.wt) sub.wt[i] = d.wt[r];
+    }
     cls_data_folds(&sub, folds, o.seed, fold);
+    sub.n = nr + nc;
     cls_confusion_t cv = {.k = d.k};
     float *z = js_malloc(nr * (size_t)d.k * sizeof *z);
     int *zy = js_malloc(nr * sizeof *zy);
     size_t nz = 0;
-    size_t *tr = js_malloc(nr * sizeof *tr), *te = js_malloc(nr * sizeof *te);
+    size_t *tr = js_malloc((nr + nc) * sizeof *tr), *te = js_malloc(nr * sizeof *te);
     for (int f = 0; f < folds; f++) {
         size_t ntr = 0, nte = 0;
         for (size_t i = 0; i < nr; i++)
             if (fold[i] == f) te[nte++] = i;
             else tr[ntr++] = i;
+        for (size_t i = nr; i < nr + nc; i++) tr[ntr++] = i; /* corrections train every fold */
         cls_train_opts_t fo = o;
         fo.qbits = 0; /* temperature is fitted on the same scores the saved model gives, near enough */
-        cls_model_t *m = cls_model_train(&sub, tr, ntr, &fo);
+        size_t np = 0;
+        cls_model_t *m = s_train(&sub, tr, ntr, &fo, &ps, &np);
+        if (ps.u) fprintf(stderr, "jiesu-train: fold %d/%d: %zu pseudo-labelled texts\n", f + 1, folds, np);
         cls_confusion_t one = {.k = d.k};
         s_score(m, &sub, te, nte, &one, z + nz * (size_t)d.k);
         for (size_t i = 0; i < nte; i++) zy[nz + i] = sub.y[te[i]];
@@ -234,7 +389,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "jiesu-train: %d-fold macro-F1 %.4f accuracy %.4f temperature %.3f\n", folds, cls_macro_f1(&cv),
             cls_accuracy(&cv), temp);
 
-    cls_model_t *m = cls_model_train(&d, rest, nr, &o);
+    size_t *all = js_malloc((nr + nc) * sizeof *all);
+    memcpy(all, rest, nr * sizeof *all);
+    for (size_t i = 0; i < nc; i++) all[nr + i] = n0 + i;
+    size_t npseudo = 0;
+    cls_model_t *m = s_train(&d, all, nr + nc, &o, &ps, &npseudo);
+    free(all);
     cls_model_set_temperature(m, temp);
     int rc = 0;
     double hf1 = -1, hacc = -1;
@@ -250,11 +410,12 @@ int main(int argc, char **argv) {
     if (e < 0) fprintf(stderr, "jiesu-train: %s: %s\n", out, strerror(-e)), rc = e;
     printf("{\"kind\":\"%s\",\"rows\":%zu,\"classes\":%d,\"folds\":%d,\"cv_macro_f1\":%.4f,\"cv_accuracy\":%.4f,"
            "\"holdout_rows\":%zu,\"holdout_macro_f1\":%.4f,\"holdout_accuracy\":%.4f,\"temperature\":%.3f,"
-           "\"model_bytes\":%zu,\"seed\":%llu}\n",
+           "\"model_bytes\":%zu,\"corrections\":%zu,\"pseudo_labelled\":%zu,\"seed\":%llu}\n",
            kind, nr, d.k, folds, cls_macro_f1(&cv), cls_accuracy(&cv), nh, hf1, hacc, temp, cls_model_bytes(m),
-           (unsigned long long)o.seed);
+           nc, npseudo, (unsigned long long)o.seed);
     cls_model_free(&m);
-    free(tr), free(te), free(z), free(zy), free(fold), free(hold), free(rest), free(sub.text), free(sub.y);
+    free(tr), free(te), free(z), free(zy), free(fold), free(hold), free(rest), free(sub.text), free(sub.y), free(sub.wt);
     cls_data_free(&d);
+    cls_data_free(&u);
     return rc < 0 ? 1 : 0;
 }

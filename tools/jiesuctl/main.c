@@ -1,5 +1,6 @@
 /* jiesuctl -- the operator's command line: submit an order, show one, tail the
- * events, ping the suite, work out calendar dates.
+ * events, ping the suite, work out calendar dates, classify a manual order and
+ * export the corrections.
  *
  * main.c only wires: global options (common/conf.h), then one verb with its
  * own options. The shaping of what is printed lives in ctl_*.c (tested
@@ -16,6 +17,7 @@
 #include <zmq.h>
 
 #include "cmd_calendar.h"
+#include "cmd_classify.h"
 #include "conf.h"
 #include "ctl_json.h"
 #include "ctl_redis.h"
@@ -39,6 +41,9 @@ static const js_conf_def_t s_keys[] = {
     {"submit.tries", "3", "submit: tries on a timeout or an \"unavailable\" answer, same idempotency key"},
     {"submit.backoff_ms", "200", "submit: pause before the second try, doubled before each next one"},
     {"max_msg_bytes", "1048576", "largest reply or event accepted (ZMQ_MAXMSGSIZE)"},
+    {"classifier.model_dir", "config/classifier", "classify: topic.model there names the topics accepted"},
+    {"events.maxlen", "1000000", "classify: approximate bound of jiesu:events (as the services')"},
+    {"corrections.maxlen", "100000", "classify: approximate bound of the stream jiesu:corrections (0: none)"},
     {NULL, NULL, NULL},
 };
 
@@ -497,6 +502,33 @@ static int s_cmd_calendar(ctl_t *c, int argc, char **argv) {
     return cmd_calendar(argc, argv, js_conf_str(c->conf, "calendar-dir"));
 }
 
+/* ---- classify, corrections ---------------------------------------------------- */
+
+static int s_cmd_classify(ctl_t *c, int argc, char **argv) {
+    char err[512], source[160];
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return cmd_classify(NULL, argc, argv, js_conf_str(c->conf, "classifier.model_dir"), "", 0, 0);
+    redisContext *r = s_redis(c, err, sizeof err);
+    if (!r) return s_fail("classify: %s", err);
+    s_source(source, sizeof source);
+    int rc = cmd_classify(r, argc, argv, js_conf_str(c->conf, "classifier.model_dir"), source,
+                          js_conf_int(c->conf, "events.maxlen"), js_conf_int(c->conf, "corrections.maxlen"));
+    redisFree(r);
+    return rc;
+}
+
+static int s_cmd_corrections(ctl_t *c, int argc, char **argv) {
+    char err[512];
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return cmd_corrections(NULL, argc, argv);
+    redisContext *r = s_redis(c, err, sizeof err);
+    if (!r) return s_fail("corrections: %s", err);
+    int rc = cmd_corrections(r, argc, argv);
+    redisFree(r);
+    return rc;
+}
+
 /* ---- verbs and main --------------------------------------------------------- */
 
 static const struct {
@@ -509,6 +541,8 @@ static const struct {
     {"tail", s_cmd_tail, "tail [PREFIX] [--count N] [--from-stream]   events as JSON lines"},
     {"ping", s_cmd_ping, "ping                      health of Redis, the bus and every service"},
     {"calendar", s_cmd_calendar, "calendar ...              working days and due moments (calendar --help)"},
+    {"classify", s_cmd_classify, "classify ID --topic T --type Y   an operator decides a manual order"},
+    {"corrections", s_cmd_corrections, "corrections [--kind topic|type] [--out FILE]   operators' decisions as TSV"},
 };
 
 static void s_usage(js_conf_t *conf) {
@@ -550,7 +584,9 @@ int main(int argc, char **argv) {
                     js_conf_check_int(conf, "heartbeat_ms", 1, 3600000, err, sizeof err) < 0 ||
                     js_conf_check_int(conf, "submit.tries", 1, 16, err, sizeof err) < 0 ||
                     js_conf_check_int(conf, "submit.backoff_ms", 0, 60000, err, sizeof err) < 0 ||
-                    js_conf_check_int(conf, "max_msg_bytes", 1024, 1 << 30, err, sizeof err) < 0))
+                    js_conf_check_int(conf, "max_msg_bytes", 1024, 1 << 30, err, sizeof err) < 0 ||
+                    js_conf_check_int(conf, "events.maxlen", 0, INT64_C(1) << 40, err, sizeof err) < 0 ||
+                    js_conf_check_int(conf, "corrections.maxlen", 0, INT64_C(1) << 40, err, sizeof err) < 0))
         rc = -EINVAL;
     if (rc < 0) {
         js_conf_destroy(&conf);

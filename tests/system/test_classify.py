@@ -1,0 +1,142 @@
+"""An operator decides an order in the manual queue (jiesuctl classify), the
+dispatcher takes it at once, the decision is kept as a correction
+(jiesuctl corrections) and jiesu-train learns from it (--corrections)."""
+import json
+import subprocess
+
+import pytest
+
+from suite import BIN, ROOT, Suite, wait_for
+
+# No Chinese at all: the classifier cannot read it (fewer than min_cjk Chinese
+# characters), so it goes to the manual queue whatever the models say.
+MANUAL_TEXT = "The street lamp at the north gate of building 5 has been dark since Monday"
+
+
+@pytest.fixture(scope="module")
+def suite():
+    s = Suite().start()
+    yield s
+    codes, problems = s.stop()
+    assert not problems, "\n".join(problems)
+
+
+def ctl(suite, *args, timeout=30):
+    cmd = [str(BIN / "jiesuctl"), "--redis.port", str(suite.redis.port), "--intake", suite.ep("intake"),
+           "--bus", suite.ep("sub"), "--classifier.model_dir", str(ROOT / "config/classifier"), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=suite.env("jiesuctl"),
+                          cwd=ROOT)
+
+
+def show(suite, oid):
+    p = ctl(suite, "show", oid)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def submit(suite, text, title=None):
+    args = ["submit", "--text", text] + (["--title", title] if title else [])
+    p = ctl(suite, *args)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip().splitlines()[-1]
+
+
+def in_stage(suite, oid, stage, timeout=20):
+    return wait_for(lambda: (lambda o: o["stage"] == stage and o)(show(suite, oid)), timeout, every=0.2,
+                    what=f"order {oid} in stage {stage}")
+
+
+def one_line_error(p, *words):
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 1 and len(lines) == 1 and lines[0].startswith("jiesuctl: "), (p.returncode, p.stderr)
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
+def test_classify_dispatch_refuse_export_train(suite, tmp_path):
+    oid = submit(suite, MANUAL_TEXT, title="Street lamp")
+    order = in_stage(suite, oid, "manual")
+    machine = order["classification"]
+    assert machine["manual"] is True and machine["reason"]
+
+    # refused before anything is written: bad topic, bad type, unknown order
+    one_line_error(ctl(suite, "classify", oid, "--topic", "天气", "--type", "complaint"), "unknown topic", "城乡建设")
+    one_line_error(ctl(suite, "classify", oid, "--topic", "城乡建设", "--type", "praise"), "unknown type")
+    one_line_error(ctl(suite, "classify", "01JNOSUCHORDER000000000000", "--topic", "城乡建设", "--type", "complaint"),
+                   "no order")
+    assert show(suite, oid)["stage"] == "manual"
+
+    p = ctl(suite, "classify", oid, "--topic", "城乡建设", "--type", "投诉", "--urgency", "high", "--name", "alice",
+            "--reason", "lamp out, the text is English")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out == {"id": oid, "stage": "classified", "version": order["version"] + 1, "topic": "城乡建设",
+                   "type": "complaint"}
+
+    # the dispatcher's re-drive sweep takes it at once (its re-drive time is now)
+    done = in_stage(suite, oid, "dispatched")
+    k = done["classification"]
+    assert k["topic"] == "城乡建设" and k["type"] == "complaint" and k["urgency"] == "high", k
+    assert not k.get("manual", False) and k["disposition"] == "dispatch"
+    assert k["decided_by"] == {"role": "operator", "name": "alice"}
+    assert k["reason"] == "classified by operator:alice: lamp out, the text is English"
+    assert k["topic_confidence"] == 1.0 and k["type_confidence"] == 1.0
+    assert done["topic"] == "城乡建设"
+    kinds = [h["type"] for h in done["history"]]
+    assert kinds[:3] == ["jiesu.order.received", "jiesu.order.manual", "jiesu.order.classified"], kinds
+    assert "jiesu.order.dispatched" in kinds
+    by_op = [h for h in done["history"] if h["type"] == "jiesu.order.classified"][0]
+    assert by_op["actor"]["name"] == "alice" and "lamp out" in by_op["note"]
+    t = ctl(suite, "tail", "jiesu.order.classified", "--from-stream")
+    assert t.returncode == 0, t.stderr
+    assert any(json.loads(x)["subject"] == oid for x in t.stdout.splitlines())
+
+    # a second decision is refused, naming the stage it is in
+    again = ctl(suite, "classify", oid, "--topic", "交通运输", "--type", "suggestion")
+    one_line_error(again, "stage dispatched", "not manual")
+    assert show(suite, oid)["classification"]["topic"] == "城乡建设"
+
+    # the correction as training rows
+    topics = tmp_path / "topics.tsv"
+    p = ctl(suite, "corrections", "--out", str(topics))
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == {"rows": 1, "out": str(topics)}
+    rows = topics.read_text().splitlines()
+    assert rows[0] == "label\ttext" and rows[1] == "城乡建设\tStreet lamp " + MANUAL_TEXT
+    p = ctl(suite, "corrections", "--kind", "type")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[1].startswith("complaint\tStreet lamp ")
+    one_line_error(ctl(suite, "corrections", "--kind", "colour"), "--kind")
+    raw = suite.redis.cmd("XRANGE", "jiesu:corrections", "-", "+")
+    assert len(raw) == 1
+    f = dict(zip(raw[0][1][::2], raw[0][1][1::2]))
+    f = {k.decode(): v.decode() for k, v in f.items()}
+    assert f["o"] == oid and f["m_topic"] == machine.get("topic", "") and f["by"] == "operator:alice"
+
+    # jiesu-train learns from it: the row joins training, counted 3 times a data row
+    model = tmp_path / "topic.model"
+    tr = subprocess.run([str(BIN / "jiesu-train"), "--data", str(ROOT / "tests/data/topics-sample.tsv"),
+                         "--corrections", str(topics), "--out", str(model), "--folds", "2", "--bits", "16"],
+                        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert tr.returncode == 0, tr.stderr
+    j = json.loads(tr.stdout.splitlines()[-1])
+    assert j["corrections"] == 1 and j["rows"] == 300 and model.exists()
+    assert "1 corrections (weight 3.0)" in tr.stderr
+    # a label the data does not have is refused
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("label\ttext\n天气\t今天下雨\n")
+    tr = subprocess.run([str(BIN / "jiesu-train"), "--data", str(ROOT / "tests/data/topics-sample.tsv"),
+                         "--corrections", str(bad), "--out", str(tmp_path / "x.model"), "--folds", "2", "--bits", "16"],
+                        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert tr.returncode == 1 and "not a class of the training data" in tr.stderr
+
+
+def test_classify_refuses_an_order_not_in_manual(suite):
+    # clear Chinese text: classified and dispatched by the machine, never manual
+    oid = submit(suite, "小区东门的下水道堵了，污水漫到路面，已经三天没人处理")
+    o = wait_for(lambda: (lambda o: o["stage"] not in ("received", "classified") and o)(show(suite, oid)), 20,
+                 every=0.2, what="the order leaves the classifier and dispatcher")
+    assert o["stage"] != "manual", o
+    p = ctl(suite, "classify", oid, "--topic", "城乡建设", "--type", "complaint")
+    one_line_error(p, f"stage {o['stage']}", "not manual")
