@@ -999,8 +999,8 @@ int dsp_ref_load(dsp_ref_t *out, const dsp_paths_t *paths, dsp_problems_t *pr) {
     memset(&r, 0, sizeof r);
     r.m = js_calloc(1, sizeof *r.m);
     int err = 0;
-    if (!paths || !paths->catalog || !paths->gazetteer || !paths->units) {
-        dsp_problems_add(pr, "dispatch", 0, "the catalog, gazetteer and units paths are all required");
+    if (!paths || !paths->gazetteer || !paths->units) {
+        dsp_problems_add(pr, "dispatch", 0, "the gazetteer and units paths are required");
         dsp_ref_free(&r);
         return -EINVAL;
     }
@@ -1018,7 +1018,7 @@ int dsp_ref_load(dsp_ref_t *out, const dsp_paths_t *paths, dsp_problems_t *pr) {
         a->wpat = js_malloc((a->nwords + 1) * sizeof *a->wpat);
         for (size_t k = 0; k < a->nwords; k++) a->wpat[k] = s_pattern(r.m, a->words[k]);
     }
-    s_load_catalog(&r, paths->catalog, pr, &err);
+    if (paths->catalog) s_load_catalog(&r, paths->catalog, pr, &err);
     if (pr->n + pr->dropped > before) {
         dsp_ref_free(&r);
         return err ? err : -EINVAL;

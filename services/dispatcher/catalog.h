@@ -141,7 +141,7 @@ typedef struct dsp_ref {
 } dsp_ref_t;
 
 typedef struct dsp_paths {
-    const char *catalog;   /* dispatch.catalog */
+    const char *catalog;   /* dispatch.catalog; NULL: no items (to read the units alone) */
     const char *gazetteer; /* dispatch.gazetteer */
     const char *units;     /* dispatch.units */
 } dsp_paths_t;

@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "cmd_calendar.h"
+#include "cmd_catalog.h"
 #include "cmd_classify.h"
 #include "conf.h"
 #include "ctl_json.h"
@@ -37,6 +38,11 @@ static const js_conf_def_t s_keys[] = {
     {"bus", "tcp://127.0.0.1:7002", "the bus endpoint subscribers connect to (tail, ping)"},
     {"timeout-ms", "5000", "longest wait for Redis or for one answer from intake"},
     {"calendar-dir", "config/holidays", "directory of the official holiday calendars (calendar)"},
+    {"dispatch.catalog", "config/dispatch/catalog.tsv", "the dispatch catalog (catalog check)"},
+    {"dispatch.gazetteer", "config/dispatch/gazetteer.tsv", "the gazetteer (catalog check, units)"},
+    {"dispatch.units", "config/dispatch/units.tsv", "the unit registry (catalog check, units)"},
+    {"dispatch.profile_dir", "config/profiles", "directory of the rule profiles NAME.conf (catalog check)"},
+    {"profile", "beijing", "the rule profile checked by catalog check without files"},
     {"heartbeat_ms", "1000", "the services' heartbeat period: ping waits twice this for one on the bus"},
     {"submit.tries", "3", "submit: tries on a timeout or an \"unavailable\" answer, same idempotency key"},
     {"submit.backoff_ms", "200", "submit: pause before the second try, doubled before each next one"},
@@ -529,6 +535,24 @@ static int s_cmd_corrections(ctl_t *c, int argc, char **argv) {
     return rc;
 }
 
+/* ---- catalog, units --------------------------------------------------------- */
+
+static cmd_catalog_paths_t s_catalog_paths(ctl_t *c) {
+    return (cmd_catalog_paths_t){js_conf_str(c->conf, "dispatch.catalog"), js_conf_str(c->conf, "dispatch.gazetteer"),
+                                 js_conf_str(c->conf, "dispatch.units"), js_conf_str(c->conf, "dispatch.profile_dir"),
+                                 js_conf_str(c->conf, "profile")};
+}
+
+static int s_cmd_catalog(ctl_t *c, int argc, char **argv) {
+    cmd_catalog_paths_t p = s_catalog_paths(c);
+    return cmd_catalog(argc, argv, &p, stdout, stderr);
+}
+
+static int s_cmd_units(ctl_t *c, int argc, char **argv) {
+    cmd_catalog_paths_t p = s_catalog_paths(c);
+    return cmd_units(argc, argv, &p, stdout, stderr);
+}
+
 /* ---- verbs and main --------------------------------------------------------- */
 
 static const struct {
@@ -541,6 +565,8 @@ static const struct {
     {"tail", s_cmd_tail, "tail [PREFIX] [--count N] [--from-stream]   events as JSON lines"},
     {"ping", s_cmd_ping, "ping                      health of Redis, the bus and every service"},
     {"calendar", s_cmd_calendar, "calendar ...              working days and due moments (calendar --help)"},
+    {"catalog", s_cmd_catalog, "catalog check [FILE...]   check the dispatch catalog, gazetteer, units, profiles"},
+    {"units", s_cmd_units, "units [--kind K] [--district D]   the unit registry as JSON"},
     {"classify", s_cmd_classify, "classify ID --topic T --type Y   an operator decides a manual order"},
     {"corrections", s_cmd_corrections, "corrections [--kind topic|type] [--out FILE]   operators' decisions as TSV"},
 };
