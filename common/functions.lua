@@ -15,6 +15,16 @@
     jiesu:due:STAGE   zset: orders waiting for the service of STAGE, scored by re-drive time (ms)
     jiesu:tm:{B}      zset: pending timers of bucket B, scored by fire time (ms)
     jiesu:tl:{B}      zset: timers claimed and not yet acknowledged, scored by lease end (ms)
+    jiesu:prov        set: ids of orders with a clock counting through an unpublished year
+    o:{ID} fields g:KIND|UNIT (a clock's current timer generation) and
+    f:KIND|UNIT|WHAT|EPOCH (a fired timer: when): common/timer.h
+
+  Rule for every transition that stores clocks (common/timer.h):
+    - a change of a clock's schedule (pause, resume, stop, reset, extend) HSETs
+      g:KIND|UNIT = the new version and ZADDs js_timer_plan(gen = new version);
+    - a stored clock with provisional set (it counts through a year whose
+      calendar is not published) SADDs the order id to jiesu:prov, so a
+      calendar reload recomputes it (jiesu_recompute).
     jiesu:corrections stream: operators' classifications of manual orders (jiesu_classify)
 
   Every order of a batch is applied or refused on its own; one call is atomic.
@@ -210,24 +220,100 @@ local function timer_claim(keys, args)
   return out
 end
 
---[[ jiesu_timer_ack: record fired timers, once.
-  ARGV: bucket, maxlen, then per timer 6 args: member, order id, event type
-  ('' to record nothing), Envelope bytes, next fire time (0: none), next member.
-  A timer is recorded only if its claim is still held, so a repeat of the same
-  acknowledgement records nothing twice. Reply per timer: 1 recorded, 0 not held. ]]
+--[[ jiesu_timer_ack: record fired timers, exactly once (common/timer.h).
+  ARGV: bucket, maxlen, now_ms, then per timer 3 args: member, event type
+  ('' to record nothing: a malformed member is only dropped), Envelope bytes.
+  Member "ORDER|UNIT|KIND|WHAT|FIRE_MS|DUE_MS|GEN|EPOCH|LIMIT". A timer is
+  recorded (HSETNX of the mark f:KIND|UNIT|WHAT|EPOCH = now in o:{ORDER},
+  XADD of the event) only if its claim is still held, its order exists, its
+  GEN is the clock's current one (field g:KIND|UNIT, absent: any) and its
+  mark was not set. The claim is removed in every case. No next timer is
+  armed here: the plan armed every timer of the clock at once.
+  Reply per timer: 1 recorded (publish it); 0 claim not held (a repeat);
+  2 stale generation; 3 fired before (mark set); 4 unknown order;
+  5 malformed member. ]]
 local function timer_ack(keys, args)
-  local b, maxlen = args[1], num(args[2], 'maxlen')
-  local tm, tl = 'jiesu:tm:{' .. b .. '}', 'jiesu:tl:{' .. b .. '}'
+  local b, maxlen, now = args[1], num(args[2], 'maxlen'), args[3]
+  num(now, 'now')
+  local tl = 'jiesu:tl:{' .. b .. '}'
   local out = {}
-  for p = 3, #args, 6 do
-    local m, oid, etype, env = args[p], args[p + 1], args[p + 2], args[p + 3]
-    local nxt, nm = num(args[p + 4], 'next'), args[p + 5]
-    if redis.call('ZREM', tl, m) == 1 then
-      if etype ~= '' then xadd(maxlen, etype, oid, env) end
-      if nxt > 0 then redis.call('ZADD', tm, nxt, nm) end
-      out[#out + 1] = 1
-    else
+  for p = 4, #args, 3 do
+    local m, etype, env = args[p], args[p + 1], args[p + 2]
+    if redis.call('ZREM', tl, m) == 0 then
       out[#out + 1] = 0
+    else
+      local f = {}
+      for x in string.gmatch(m .. '|', '([^|]*)|') do f[#f + 1] = x end
+      if #f ~= 9 or f[1] == '' or etype == '' then
+        out[#out + 1] = 5
+      else
+        local okey = 'o:{' .. f[1] .. '}'
+        local g = redis.call('HGET', okey, 'g:' .. f[3] .. '|' .. f[2])
+        if g == false and redis.call('EXISTS', okey) == 0 then
+          out[#out + 1] = 4
+        elseif g and g ~= f[7] then
+          out[#out + 1] = 2
+        elseif redis.call('HSETNX', okey, 'f:' .. f[3] .. '|' .. f[2] .. '|' .. f[4] .. '|' .. f[8], now) == 0 then
+          out[#out + 1] = 3
+        else
+          xadd(maxlen, etype, f[1], env)
+          out[#out + 1] = 1
+        end
+      end
+    end
+  end
+  return out
+end
+
+--[[ jiesu_recompute: store orders whose clocks a newly loaded calendar moved
+  (the deadline-timer, after a calendar reload; docs/CALENDAR.md).
+  KEYS: o:{ID} of each order, in order.
+  ARGV: maxlen, then per order: id, expected version, Order bytes (version =
+        expected + 1, clocks recomputed), still provisional (1/0), G, then G
+        times: clock field (g:KIND|UNIT), generation; E, then E times: event
+        type, Envelope bytes (one jiesu.clock.recomputed per changed clock);
+        T, then T times: bucket, fire time ms, member (the new plans).
+  Applied: HSET d, v+1 and the new gens, ZADD the plans, XADD the events,
+  SREM from jiesu:prov unless still provisional. Reply per order: {1, new
+  version}; {0, version} the order moved meanwhile (retried on a later pass);
+  {-1} unknown order (removed from jiesu:prov). ]]
+local function recompute(keys, args)
+  local maxlen = num(args[1], 'maxlen')
+  local out = {}
+  local p, i = 2, 0
+  while p <= #args do
+    i = i + 1
+    local okey = keys[i]
+    if okey == nil then return redis.error_reply('jiesu_recompute: fewer keys than orders') end
+    local id, ev, blob, prov = args[p], args[p + 1], args[p + 2], args[p + 3]
+    local ng = num(args[p + 4], 'gens')
+    local gp = p + 5
+    local ne = num(args[gp + ng * 2], 'events')
+    local ep = gp + ng * 2 + 1
+    local nt = num(args[ep + ne * 2], 'timers')
+    local tp = ep + ne * 2 + 1
+    p = tp + nt * 3
+    local cur = redis.call('HGET', okey, 'v')
+    if not cur then
+      redis.call('SREM', 'jiesu:prov', id)
+      out[#out + 1] = {-1}
+    elseif cur ~= ev then
+      out[#out + 1] = {0, tonumber(cur)}
+    else
+      local nv = tonumber(ev) + 1
+      local h = {'HSET', okey, 'v', nv, 'd', blob}
+      for g = 0, ng - 1 do
+        h[#h + 1] = args[gp + g * 2]
+        h[#h + 1] = args[gp + g * 2 + 1]
+      end
+      redis.call(unpack(h))
+      for t = 0, nt - 1 do
+        local q = tp + t * 3
+        redis.call('ZADD', 'jiesu:tm:{' .. args[q] .. '}', args[q + 1], args[q + 2])
+      end
+      for e = 0, ne - 1 do xadd(maxlen, args[ep + e * 2], id, args[ep + e * 2 + 1]) end
+      if prov ~= '1' then redis.call('SREM', 'jiesu:prov', id) end
+      out[#out + 1] = {1, nv}
     end
   end
   return out
@@ -444,6 +530,7 @@ redis.register_function('jiesu_advance', advance)
 redis.register_function('jiesu_claim', claim)
 redis.register_function('jiesu_timer_claim', timer_claim)
 redis.register_function('jiesu_timer_ack', timer_ack)
+redis.register_function('jiesu_recompute', recompute)
 redis.register_function{function_name = 'jiesu_next_due', callback = next_due, flags = {'no-writes'}}
 redis.register_function{function_name = 'jiesu_load', callback = load, flags = {'no-writes'}}
 redis.register_function('jiesu_act', act)

@@ -1,19 +1,26 @@
 /* jiesu-deadline-timer -- fires every clock of every order: warnings at the
- * configured shares of a limit, then overdue (jiesu.clock.warning,
- * jiesu.clock.overdue).
+ * configured shares of a limit and hours before due, then overdue
+ * (jiesu.clock.warning, jiesu.clock.overdue), for response, handling, assist
+ * and callback clocks; and recomputes provisional deadlines when a calendar
+ * is loaded (jiesu.clock.recomputed).
  *
- * Timers live in Redis sorted sets jiesu:tm:{B} scored by fire time. One round
- * claims what is due in every bucket (jiesu_timer_claim: due members move to a
- * lease set), publishes the events in due order, then acknowledges
- * (jiesu_timer_ack: records each event in jiesu:events once and arms the
- * clock's next timer). A claim never acknowledged (the process died) comes back
- * when its lease ends. Between rounds the service sleeps until the earliest
- * fire time (a libuv timer), at most timer.max_sleep_ms so it sees timers
- * armed meanwhile. After downtime it fires everything that came due, in due
- * order, marked late. */
+ * Timers live in Redis sorted sets jiesu:tm:{B} scored by fire time, one
+ * self-describing member each (common/timer.h). One round claims what is due
+ * in every bucket (jiesu_timer_claim: due members move to a lease set),
+ * acknowledges (jiesu_timer_ack: checks the clock's generation and the fired
+ * mark, records each event in jiesu:events once), then publishes on the bus
+ * what was recorded, in due order. A claim never acknowledged (the process
+ * died) comes back when its lease ends; its mark keeps it from being recorded
+ * twice. Between rounds the service sleeps until the earliest fire time (a
+ * libuv timer), at most timer.max_sleep_ms so it sees timers armed meanwhile.
+ * After downtime it fires everything that came due, in due order, marked late.
+ *
+ * Control: a ROUTER on timer.control takes TimerControl requests (jiesuctl
+ * calendar reload; a clock offset for tests when timer.allow_time_control). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 #include "calendar.h"
 #include "ids.h"
@@ -26,6 +33,9 @@ static const js_conf_def_t timer_keys[] = {
     {"timer.max_sleep_ms", "1000", "longest sleep between rounds (finds newly armed timers)"},
     {"timer.batch", "1000", "most timers claimed per bucket per round"},
     {"timer.late_ms", "60000", "a timer fired this long after its moment is marked late"},
+    {"timer.control", "tcp://127.0.0.1:7014", "ROUTER for control requests (jiesuctl calendar reload)"},
+    {"timer.allow_time_control", "false", "accept TIMER_COMMAND_CLOCK_OFFSET (tests only)"},
+    {"timer.recompute_retry_ms", "1000", "a recompute pass with version conflicts runs again after this"},
     {"clock.offset_ms", "0", "added to the wall clock (tests jump ahead in time with it)"},
     {NULL, NULL, NULL},
 };
@@ -33,21 +43,29 @@ static const js_conf_def_t timer_keys[] = {
 typedef struct fired {
     js_timer_t t;
     int bucket;
-    int64_t score;       /* the fire time claimed (0: a lease that ran out) */
-    const char *member;  /* arena */
+    const char *member; /* arena */
     size_t member_len;
-    const char *type;
+    const char *type;   /* "" for a malformed member: dropped */
     uint8_t *env;
     size_t env_len;
-    char next_fire[24];
-    const char *next_member;
+    int result;         /* jiesu_timer_ack's answer; -1 before */
 } fired_t;
+
+typedef struct ctl_req {
+    uint8_t ident[256];
+    size_t ident_len;
+    int delim;
+    char req_id[JS_ID_LEN + 1];
+    bool active;
+} ctl_req_t;
 
 typedef struct deadline {
     js_svc_t svc;
-    uv_timer_t wake;
+    uv_timer_t wake, retry;
+    js_sock_t *control;
+    bool allow_time;
     int batch;
-    int64_t lease_ms, max_sleep_ms, late_ms, offset_ms, maxlen;
+    int64_t lease_ms, max_sleep_ms, late_ms, offset_ms, maxlen, retry_ms;
     js_clock_conf_t clk; /* calendar, buckets, warnings: shared with the dispatcher */
     /* one round */
     bool in_round;
@@ -56,7 +74,13 @@ typedef struct deadline {
     js_arena_t *arena;
     fired_t *fired;
     size_t nfired, capfired;
-    uint64_t *c_warning, *c_overdue, *c_late, *c_bad, *c_ack_repeat, *c_rounds;
+    /* one recompute pass */
+    bool recomputing, recompute_again;
+    int rc_pending;
+    Jiesu__V1__TimerControlReply rc_stats;
+    ctl_req_t rc_req;     /* the control request to answer when the pass ends */
+    uint64_t *c_warning, *c_overdue, *c_late, *c_bad, *c_ack_repeat, *c_stale, *c_marked, *c_rounds;
+    uint64_t *c_recomputed, *c_conflicts, *c_control;
     js_hist_t *h_lag;
 } deadline_t;
 
@@ -64,8 +88,49 @@ static int64_t now_ms(deadline_t *d) { return js_now_ms() + d->offset_ms; }
 
 static void schedule(deadline_t *d, int64_t delay_ms);
 static void round_start(deadline_t *d);
+static void recompute_start(deadline_t *d);
+static void on_retry(uv_timer_t *t);
 
-/* ---- acknowledging ---------------------------------------------------------- */
+/* ---- control replies ------------------------------------------------------------ */
+
+static void ctl_send(deadline_t *d, const ctl_req_t *q, js_env_t *env) {
+    size_t len;
+    env->correlation_id = (char *)q->req_id;
+    uint8_t *buf = js_env_pack(env, &len);
+    js_frame_t f[3];
+    size_t n = 0;
+    f[n++] = (js_frame_t){q->ident, q->ident_len};
+    if (q->delim) f[n++] = (js_frame_t){"", 0};
+    f[n++] = (js_frame_t){buf, len};
+    js_sock_send(d->control, f, n); /* a peer that left: nothing to do */
+    free(buf);
+}
+
+static void ctl_error(deadline_t *d, const ctl_req_t *q, const char *code, const char *msg) {
+    Jiesu__V1__Error e = JIESU__V1__ERROR__INIT;
+    e.code = (char *)code;
+    e.message = (char *)msg;
+    e.field = "";
+    js_env_t env = JIESU__V1__ENVELOPE__INIT;
+    char id[JS_ID_LEN + 1];
+    js_env_init(&env, id, "jiesu.error", d->svc.source, "", "");
+    env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_ERROR;
+    env.error = &e;
+    ctl_send(d, q, &env);
+}
+
+static void ctl_reply(deadline_t *d, const ctl_req_t *q, Jiesu__V1__TimerControlReply *r) {
+    r->offset_ms = d->offset_ms;
+    r->now_ms = now_ms(d);
+    js_env_t env = JIESU__V1__ENVELOPE__INIT;
+    char id[JS_ID_LEN + 1];
+    js_env_init(&env, id, "jiesu.timer.control.reply", d->svc.source, "", "");
+    env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_TIMER_CONTROL_REPLY;
+    env.timer_control_reply = r;
+    ctl_send(d, q, &env);
+}
+
+/* ---- firing: claim -> ack -> publish ------------------------------------------ */
 
 static void round_end(deadline_t *d) {
     d->in_round = false;
@@ -79,86 +144,113 @@ static void round_end(deadline_t *d) {
         schedule(d, 0);
         return;
     }
-    /* Sleep until the earliest pending fire time. */
-    round_start(d); /* no-op if not due: see next_due */
+    round_start(d); /* sleeps until the earliest pending fire time */
 }
+
+/* Every acknowledgement is in: publish what was recorded, in due order. */
+static void publish_recorded(deadline_t *d) {
+    for (size_t i = 0; i < d->nfired; i++) {
+        fired_t *f = &d->fired[i];
+        switch (f->result) {
+        case 1:
+            js_svc_publish(&d->svc, f->type, f->env, f->env_len);
+            if (js_timer_is_due(&f->t, NULL, NULL)) (*d->c_overdue)++;
+            else (*d->c_warning)++;
+            break;
+        case 2: (*d->c_stale)++; break;
+        case 3: (*d->c_marked)++; break;
+        case 0: (*d->c_ack_repeat)++; break;
+        default: break;
+        }
+    }
+}
+
+typedef struct ack_ctx {
+    deadline_t *d;
+    int bucket;
+} ack_ctx_t;
 
 static void on_acked(js_store_t *st, const redisReply *r, int status, void *arg) {
     JS_UNUSED(st);
-    deadline_t *d = arg;
+    ack_ctx_t *ac = arg;
+    deadline_t *d = ac->d;
     if (status == 0 && r && r->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i < r->elements; i++)
-            if (r->element[i]->type == REDIS_REPLY_INTEGER && r->element[i]->integer == 0) (*d->c_ack_repeat)++;
+        size_t k = 0;
+        for (size_t i = 0; i < d->nfired; i++) {
+            fired_t *f = &d->fired[i];
+            if (f->bucket != ac->bucket) continue;
+            if (k < r->elements && r->element[k]->type == REDIS_REPLY_INTEGER) f->result = (int)r->element[k]->integer;
+            k++;
+        }
     } else {
-        js_warn("timer ack failed (%s): the claims come back after their lease",
+        js_warn("timer ack bucket %d failed (%s): the claims come back after their lease", ac->bucket,
                 status < 0 ? js_strerror(status) : r && r->type == REDIS_REPLY_ERROR ? r->str : "?");
     }
-    if (--d->pending == 0) round_end(d);
+    free(ac);
+    if (--d->pending == 0) {
+        publish_recorded(d);
+        round_end(d);
+    }
 }
 
 static int cmp_fired(const void *a, const void *b) {
     const fired_t *x = a, *y = b;
-    int64_t fx = x->score ? x->score : js_timer_fire_ms(&x->t, NULL, NULL, 0);
-    int64_t fy = y->score ? y->score : js_timer_fire_ms(&y->t, NULL, NULL, 0);
-    return fx < fy ? -1 : fx > fy;
+    if (x->t.fire_ms != y->t.fire_ms) return x->t.fire_ms < y->t.fire_ms ? -1 : 1;
+    return strcmp(x->t.order, y->t.order);
 }
 
-static void fire_all(deadline_t *d) {
+/* Build each timer's event (what it means is all in the member). */
+static void build_event(deadline_t *d, fired_t *f, int64_t now) {
+    js_timer_t *t = &f->t;
+    double fraction;
+    int before;
+    bool overdue = js_timer_is_due(t, &fraction, &before);
+    Jiesu__V1__Limit lim = JIESU__V1__LIMIT__INIT;
+    lim.amount = t->amount;
+    lim.unit = (Jiesu__V1__LimitUnit)t->limit_unit;
+    Jiesu__V1__ClockEvent ce = JIESU__V1__CLOCK_EVENT__INIT;
+    ce.order_id = t->order;
+    ce.unit_id = t->unit;
+    ce.clock = js_timer_clock_kind(t->kind);
+    ce.kind = overdue ? JIESU__V1__CLOCK_EVENT_KIND__CLOCK_EVENT_OVERDUE : JIESU__V1__CLOCK_EVENT_KIND__CLOCK_EVENT_WARNING;
+    ce.due_ms = t->due_ms;
+    ce.fired_ms = now;
+    ce.late = now - t->fire_ms > d->late_ms;
+    ce.provisional = t->provisional;
+    ce.fraction = (float)fraction;
+    ce.limit = &lim;
+    ce.what = t->what;
+    f->type = overdue ? "jiesu.clock.overdue" : "jiesu.clock.warning";
+    js_env_t env = JIESU__V1__ENVELOPE__INIT;
+    char eid[JS_ID_LEN + 1];
+    js_env_init(&env, eid, f->type, d->svc.source, t->order, "");
+    env.time_ms = now;
+    env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_CLOCK_EVENT;
+    env.clock_event = &ce;
+    f->env_len = protobuf_c_message_get_packed_size(&env.base);
+    f->env = js_arena_alloc(d->arena, f->env_len);
+    protobuf_c_message_pack(&env.base, f->env);
+    js_hist_record(d->h_lag, (now - t->fire_ms) * 1000);
+    if (ce.late) (*d->c_late)++;
+}
+
+static void ack_all(deadline_t *d) {
     int64_t now = now_ms(d);
-    /* Due order across buckets: a lease that ran out sorts by its clock's due. */
+    /* Due order across buckets (a lease that ran out sorts by its own moment). */
     if (d->nfired > 1) qsort(d->fired, d->nfired, sizeof *d->fired, cmp_fired);
     for (size_t i = 0; i < d->nfired; i++) {
-        fired_t *f = &d->fired[i];
-        js_timer_t *t = &f->t;
-        int64_t at = js_timer_fire_ms(t, d->clk.cal, d->clk.fractions, d->clk.nfractions);
-        bool overdue = t->idx >= d->clk.nfractions;
-        Jiesu__V1__ClockEvent ce = JIESU__V1__CLOCK_EVENT__INIT;
-        ce.order_id = t->order;
-        ce.unit_id = t->unit;
-        ce.clock = t->kind == 'r' ? JIESU__V1__CLOCK_KIND__CLOCK_KIND_RESPONSE : JIESU__V1__CLOCK_KIND__CLOCK_KIND_HANDLING;
-        ce.kind = overdue ? JIESU__V1__CLOCK_EVENT_KIND__CLOCK_EVENT_OVERDUE : JIESU__V1__CLOCK_EVENT_KIND__CLOCK_EVENT_WARNING;
-        ce.due_ms = t->due_ms;
-        ce.original_due_ms = t->due_ms;
-        ce.fired_ms = now;
-        ce.late = now - at > d->late_ms;
-        ce.fraction = overdue ? 1.0f : (float)d->clk.fractions[t->idx];
-        f->type = overdue ? "jiesu.clock.overdue" : "jiesu.clock.warning";
-        js_env_t env = JIESU__V1__ENVELOPE__INIT;
-        char eid[JS_ID_LEN + 1];
-        js_env_init(&env, eid, f->type, d->svc.source, t->order, "");
-        env.time_ms = now;
-        env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_CLOCK_EVENT;
-        env.clock_event = &ce;
-        f->env_len = protobuf_c_message_get_packed_size(&env.base);
-        f->env = js_arena_alloc(d->arena, f->env_len);
-        protobuf_c_message_pack(&env.base, f->env);
-        js_svc_publish(&d->svc, f->type, f->env, f->env_len);
-        js_hist_record(d->h_lag, (now - at) * 1000);
-        (*(overdue ? d->c_overdue : d->c_warning))++;
-        if (ce.late) (*d->c_late)++;
-        /* The clock's next timer. */
-        strcpy(f->next_fire, "0");
-        f->next_member = "";
-        if (!overdue) {
-            js_timer_t n = *t;
-            n.idx = t->idx + 1;
-            char buf[256];
-            if (js_timer_format(&n, buf, sizeof buf) > 0) {
-                f->next_member = js_arena_strdup(d->arena, buf);
-                snprintf(f->next_fire, sizeof f->next_fire, "%lld",
-                         (long long)js_timer_fire_ms(&n, d->clk.cal, d->clk.fractions, d->clk.nfractions));
-            }
-        }
+        if (d->fired[i].t.kind) build_event(d, &d->fired[i], now);
+        else d->fired[i].type = "";
     }
-    /* Acknowledge per bucket, after publishing. */
     d->pending = 0;
-    char maxlen[24];
+    char maxlen[24], nows[24];
     snprintf(maxlen, sizeof maxlen, "%lld", (long long)d->maxlen);
+    snprintf(nows, sizeof nows, "%lld", (long long)now);
     for (int b = 0; b < d->clk.buckets; b++) {
         size_t n = 0;
         for (size_t i = 0; i < d->nfired; i++) n += d->fired[i].bucket == b;
         if (!n) continue;
-        size_t argc = 5 + 6 * n, k = 0;
+        size_t argc = 6 + 3 * n, k = 0;
         const char **argv = js_malloc(argc * sizeof *argv);
         size_t *lens = js_malloc(argc * sizeof *lens);
         char bs[16];
@@ -170,38 +262,31 @@ static void fire_all(deadline_t *d) {
         ARGS("0");
         ARGS(bs);
         ARGS(maxlen);
+        ARGS(nows);
         for (size_t i = 0; i < d->nfired; i++) {
             fired_t *f = &d->fired[i];
             if (f->bucket != b) continue;
             ARG(f->member, f->member_len);
-            ARGS(f->t.order);
             ARGS(f->type);
-            ARG(f->env, f->env_len);
-            ARGS(f->next_fire);
-            ARGS(f->next_member);
+            ARG(f->env ? (const char *)f->env : "", f->env_len);
         }
 #undef ARG
 #undef ARGS
-        if (js_store_commandargv(d->svc.store, on_acked, d, (int)k, argv, lens) == 0) d->pending++;
+        ack_ctx_t *ac = js_malloc(sizeof *ac);
+        ac->d = d;
+        ac->bucket = b;
+        if (js_store_commandargv(d->svc.store, on_acked, ac, (int)k, argv, lens) == 0) d->pending++;
+        else free(ac);
         free(argv);
         free(lens);
     }
     if (d->pending == 0) round_end(d);
 }
 
-/* ---- claiming --------------------------------------------------------------- */
-
 typedef struct claim_ctx {
     deadline_t *d;
     int bucket;
 } claim_ctx_t;
-
-static void on_dropped(js_store_t *st, const redisReply *r, int status, void *arg) {
-    JS_UNUSED(st);
-    JS_UNUSED(r);
-    JS_UNUSED(status);
-    JS_UNUSED(arg);
-}
 
 static void on_claimed(js_store_t *st, const redisReply *r, int status, void *arg) {
     JS_UNUSED(st);
@@ -210,16 +295,16 @@ static void on_claimed(js_store_t *st, const redisReply *r, int status, void *ar
     if (status == 0 && r && r->type == REDIS_REPLY_ARRAY) {
         if ((int)(r->elements / 2) >= d->batch) d->full = true;
         for (size_t i = 0; i + 1 < r->elements; i += 2) {
-            const redisReply *m = r->element[i], *s = r->element[i + 1];
-            if (m->type != REDIS_REPLY_STRING || s->type != REDIS_REPLY_STRING) continue;
+            const redisReply *m = r->element[i];
+            if (m->type != REDIS_REPLY_STRING) continue;
             fired_t f;
             memset(&f, 0, sizeof f);
+            f.result = -1;
             if (js_timer_parse(m->str, m->len, &f.t) < 0) {
                 (*d->c_bad)++;
                 js_warn("timer bucket %d: malformed member dropped at acknowledgement", cc->bucket);
             }
             f.bucket = cc->bucket;
-            f.score = strtoll(s->str, NULL, 10);
             f.member = memcpy(js_arena_alloc(d->arena, m->len), m->str, m->len);
             f.member_len = m->len;
             if (d->nfired == d->capfired) {
@@ -229,29 +314,11 @@ static void on_claimed(js_store_t *st, const redisReply *r, int status, void *ar
             d->fired[d->nfired++] = f;
         }
     } else if (status < 0 || (r && r->type == REDIS_REPLY_ERROR)) {
-        js_warn("timer claim bucket %d: %s", cc->bucket,
-                status < 0 ? js_strerror(status) : r->str);
+        js_warn("timer claim bucket %d: %s", cc->bucket, status < 0 ? js_strerror(status) : r->str);
     }
     free(cc);
     if (--d->pending > 0) return;
-    /* Malformed members are acknowledged without an event, so they do not come back. */
-    size_t w = 0;
-    for (size_t i = 0; i < d->nfired; i++) {
-        if (d->fired[i].t.kind) {
-            d->fired[w++] = d->fired[i];
-        } else {
-            const char *argv[] = {"FCALL", "jiesu_timer_ack", "0", "0", "0", d->fired[i].member, "", "", "", "0", ""};
-            char bs[16];
-            snprintf(bs, sizeof bs, "%d", d->fired[i].bucket);
-            argv[3] = bs;
-            size_t lens[11];
-            for (int j = 0; j < 11; j++) lens[j] = strlen(argv[j]);
-            lens[5] = d->fired[i].member_len;
-            js_store_commandargv(d->svc.store, on_dropped, d, 11, argv, lens);
-        }
-    }
-    d->nfired = w;
-    fire_all(d);
+    ack_all(d);
 }
 
 static void on_next_due(js_store_t *st, const redisReply *r, int status, void *arg) {
@@ -326,6 +393,380 @@ static void schedule(deadline_t *d, int64_t delay_ms) {
     uv_timer_start(&d->wake, on_wake, (uint64_t)(delay_ms < 0 ? 0 : delay_ms), 0);
 }
 
+/* ---- recomputing provisional deadlines ---------------------------------------- */
+
+/* One order of a pass: the events to publish once jiesu_recompute stored it. */
+typedef struct rc_order {
+    deadline_t *d;
+    js_arena_t *a;
+    char id[JS_ID_LEN + 1];
+    int nclocks;
+    int nev;
+    uint8_t **env;
+    size_t *env_len;
+} rc_order_t;
+
+static void recompute_end(deadline_t *d) {
+    d->recomputing = false;
+    d->svc.inflight--;
+    js_info("recompute pass: %d orders read, %d stored, %d clocks moved, %d conflicts", d->rc_stats.examined,
+            d->rc_stats.orders, d->rc_stats.clocks, d->rc_stats.conflicts);
+    if (d->rc_req.active) {
+        ctl_reply(d, &d->rc_req, &d->rc_stats);
+        d->rc_req.active = false;
+    }
+    if (d->svc.stopping) return;
+    if (d->recompute_again || d->rc_stats.conflicts > 0) {
+        d->recompute_again = false;
+        uv_timer_start(&d->retry, on_retry, (uint64_t)d->retry_ms, 0);
+    }
+}
+
+static void rc_done_one(deadline_t *d) {
+    if (--d->rc_pending == 0) recompute_end(d);
+}
+
+static void on_recomputed(js_store_t *st, const redisReply *r, int status, void *arg) {
+    JS_UNUSED(st);
+    rc_order_t *ro = arg;
+    deadline_t *d = ro->d;
+    if (status == 0 && r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements >= 1) {
+        long long code = r->element[0]->element[0]->integer;
+        if (code == 1) {
+            d->rc_stats.orders++;
+            d->rc_stats.clocks += ro->nclocks;
+            *d->c_recomputed += (uint64_t)ro->nclocks;
+            for (int i = 0; i < ro->nev; i++) js_svc_publish(&d->svc, "jiesu.clock.recomputed", ro->env[i], ro->env_len[i]);
+        } else if (code == 0) {
+            d->rc_stats.conflicts++;
+            (*d->c_conflicts)++;
+        }
+    } else {
+        js_warn("recompute %s: %s", ro->id,
+                status < 0 ? js_strerror(status) : r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        d->rc_stats.conflicts++; /* tried again on the next pass */
+    }
+    js_arena_destroy(&ro->a);
+    free(ro);
+    rc_done_one(d);
+}
+
+static bool s_has_field(const char *const *names, size_t n, const char *f) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(names[i], f)) return true;
+    return false;
+}
+
+/* Recompute one order's clocks on the calendar now loaded; store it when a
+ * due moment or provisional mark changed. */
+static void recompute_order(deadline_t *d, const char *id, const redisReply *h) {
+    const char *ver = NULL, *blob = NULL;
+    size_t blob_len = 0;
+    size_t nmarks = 0;
+    const char **marks = js_malloc((h->elements / 2 + 1) * sizeof *marks);
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const char *k = h->element[i]->str;
+        if (!strcmp(k, "v")) ver = h->element[i + 1]->str;
+        else if (!strcmp(k, "d")) blob = h->element[i + 1]->str, blob_len = h->element[i + 1]->len;
+        else if (!strncmp(k, "f:", 2)) marks[nmarks++] = k;
+    }
+    if (!ver || !blob) { /* gone: drop it from the set */
+        js_store_command(d->svc.store, NULL, NULL, "SREM jiesu:prov %s", id);
+        free(marks);
+        return;
+    }
+    /* Decoded into the order's arena: the history entry added below lives there too. */
+    js_arena_t *oa = js_arena_new(8192);
+    Jiesu__V1__Order *o = jiesu__v1__order__unpack(js_arena_allocator(oa), blob_len, (const uint8_t *)blob);
+    if (!o) {
+        js_log(JS_LOG_WARN, id, "", "recompute: stored order does not decode");
+        js_arena_destroy(&oa);
+        free(marks);
+        return;
+    }
+    int64_t now = now_ms(d), v = strtoll(ver, NULL, 10), nv = v + 1;
+    rc_order_t *ro = js_calloc(1, sizeof *ro);
+    ro->d = d;
+    ro->a = oa;
+    snprintf(ro->id, sizeof ro->id, "%s", id);
+    js_arena_t *a = ro->a;
+    size_t nc = o->n_clocks, ngen = 0, nt = 0;
+    const char **gens = js_arena_alloc(a, (2 * nc + 1) * sizeof *gens);
+    js_timer_t *plan = js_arena_alloc(a, (nc * JS_TIMER_MAX_PLAN + 1) * sizeof *plan);
+    ro->env = js_arena_alloc(a, (nc + 1) * sizeof *ro->env);
+    ro->env_len = js_arena_alloc(a, (nc + 1) * sizeof *ro->env_len);
+    bool changed = false, prov = false;
+    char gen[24];
+    snprintf(gen, sizeof gen, "%lld", (long long)nv);
+    for (size_t i = 0; i < nc; i++) {
+        Jiesu__V1__Clock *c = o->clocks[i];
+        int64_t due0 = c->due_ms, orig0 = c->original_due_ms;
+        int prov0 = c->provisional;
+        js_clock_result_t res;
+        if (js_timer_clock_refresh(d->clk.cal, c, now, &res) < 0) {
+            js_log(JS_LOG_WARN, id, o->trace_id, "recompute: clock %d of %s: %s", (int)c->kind, c->unit_id, res.err);
+            prov = prov || c->provisional;
+            continue;
+        }
+        prov = prov || c->provisional;
+        if (c->provisional != prov0) changed = true;
+        if (c->due_ms == due0 && c->original_due_ms == orig0) continue;
+        changed = true;
+        ro->nclocks++;
+        char kind = js_timer_kind_char(c->kind), field[128];
+        if (kind && js_timer_gen_field(kind, c->unit_id, field, sizeof field) > 0 &&
+            !s_has_field(gens, ngen * 2, field)) {
+            gens[ngen * 2] = js_arena_strdup(a, field);
+            gens[ngen * 2 + 1] = gen;
+            ngen++;
+            char err[200];
+            int n = js_timer_plan_clock(&d->clk, o->id, c, nv, now, marks, nmarks, plan + nt, JS_TIMER_MAX_PLAN, err,
+                                        sizeof err);
+            if (n > 0) nt += (size_t)n;
+            else if (n < 0) js_log(JS_LOG_WARN, id, o->trace_id, "recompute: no plan: %s", err);
+        }
+        /* The assignment's copy of the dues. */
+        for (size_t k = 0; k < o->n_assignments; k++) {
+            Jiesu__V1__Assignment *as = o->assignments[k];
+            if (strcmp(as->unit_id, c->unit_id)) continue;
+            if (c->kind == JIESU__V1__CLOCK_KIND__CLOCK_KIND_HANDLING) as->due_ms = c->due_ms;
+            else if (c->kind == JIESU__V1__CLOCK_KIND__CLOCK_KIND_RESPONSE) as->response_due_ms = c->due_ms;
+            as->provisional = c->provisional;
+        }
+        Jiesu__V1__Limit lim = JIESU__V1__LIMIT__INIT;
+        lim.amount = res.amount;
+        lim.unit = (Jiesu__V1__LimitUnit)res.unit;
+        Jiesu__V1__ClockEvent ce = JIESU__V1__CLOCK_EVENT__INIT;
+        ce.order_id = o->id;
+        ce.unit_id = c->unit_id;
+        ce.clock = c->kind;
+        ce.kind = JIESU__V1__CLOCK_EVENT_KIND__CLOCK_EVENT_RECOMPUTED;
+        ce.due_ms = c->due_ms;
+        ce.original_due_ms = c->original_due_ms;
+        ce.previous_due_ms = due0;
+        ce.fired_ms = now;
+        ce.provisional = c->provisional;
+        ce.limit = &lim;
+        js_env_t env = JIESU__V1__ENVELOPE__INIT;
+        char eid[JS_ID_LEN + 1];
+        js_env_init(&env, eid, "jiesu.clock.recomputed", d->svc.source, o->id, o->trace_id);
+        env.time_ms = now;
+        env.version = nv;
+        env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_CLOCK_EVENT;
+        env.clock_event = &ce;
+        size_t el = protobuf_c_message_get_packed_size(&env.base);
+        ro->env[ro->nev] = js_arena_alloc(a, el);
+        protobuf_c_message_pack(&env.base, ro->env[ro->nev]);
+        ro->env_len[ro->nev++] = el;
+        char due_s[48], prev_s[48];
+        js_cal_format(c->due_ms, due_s, sizeof due_s);
+        js_cal_format(due0, prev_s, sizeof prev_s);
+        js_order_add_history(a, o, "jiesu.clock.recomputed", now, js_arena_strdup(a, eid), NULL,
+                             js_arena_printf(a, "%s %s: due %s (was %s)%s", c->unit_id,
+                                             kind == 'r' ? "response" : kind == 'h' ? "handling"
+                                             : kind == 'a' ? "assist" : "callback",
+                                             due_s, prev_s, c->provisional ? " provisional" : ""));
+    }
+    if (!changed) {
+        if (!prov) js_store_command(d->svc.store, NULL, NULL, "SREM jiesu:prov %s", id);
+        free(marks);
+        js_arena_destroy(&ro->a);
+        free(ro);
+        return;
+    }
+    o->version = nv;
+    size_t bl = protobuf_c_message_get_packed_size(&o->base);
+    uint8_t *nb = js_arena_alloc(a, bl);
+    protobuf_c_message_pack(&o->base, nb);
+    int bucket = js_timer_bucket(o->id, d->clk.buckets);
+    size_t argc = 4 + 5 + 2 * ngen + 1 + 2 * (size_t)ro->nev + 1 + 3 * nt, k = 0;
+    const char **argv = js_arena_alloc(a, argc * sizeof *argv);
+    size_t *lens = js_arena_alloc(a, argc * sizeof *lens);
+    char maxlen[24], nge[16], nev[16], ntm[16], bs[16];
+    snprintf(maxlen, sizeof maxlen, "%lld", (long long)d->maxlen);
+    snprintf(nge, sizeof nge, "%zu", ngen);
+    snprintf(nev, sizeof nev, "%d", ro->nev);
+    snprintf(ntm, sizeof ntm, "%zu", nt);
+    snprintf(bs, sizeof bs, "%d", bucket);
+#define ARG(p, l) (argv[k] = (const char *)(p), lens[k] = (l), k++)
+#define ARGS(p) ARG(p, strlen(p))
+    ARGS("FCALL");
+    ARGS("jiesu_recompute");
+    ARGS("1");
+    ARGS(js_arena_printf(a, "o:{%s}", id));
+    ARGS(maxlen);
+    ARGS(ro->id);
+    ARGS(js_arena_strdup(a, ver));
+    ARG(nb, bl);
+    ARGS(prov ? "1" : "0");
+    ARGS(nge);
+    for (size_t i = 0; i < 2 * ngen; i++) ARGS(gens[i]);
+    ARGS(nev);
+    for (int i = 0; i < ro->nev; i++) {
+        ARGS("jiesu.clock.recomputed");
+        ARG(ro->env[i], ro->env_len[i]);
+    }
+    ARGS(ntm);
+    for (size_t i = 0; i < nt; i++) {
+        char buf[JS_TIMER_MEMBER_MAX + 1];
+        int ml = js_timer_format(&plan[i], buf, sizeof buf);
+        ARGS(bs);
+        ARGS(js_arena_printf(a, "%lld", (long long)plan[i].fire_ms));
+        if (ml > 0) ARG(js_arena_strdup(a, buf), (size_t)ml);
+        else ARGS("");
+    }
+#undef ARG
+#undef ARGS
+    free(marks);
+    if (js_store_commandargv(d->svc.store, on_recomputed, ro, (int)k, argv, lens) == 0) {
+        d->rc_pending++;
+    } else {
+        d->rc_stats.conflicts++;
+        js_arena_destroy(&ro->a);
+        free(ro);
+    }
+}
+
+typedef struct rc_read {
+    deadline_t *d;
+    char id[JS_ID_LEN + 1];
+} rc_read_t;
+
+static void on_order_read(js_store_t *st, const redisReply *r, int status, void *arg) {
+    JS_UNUSED(st);
+    rc_read_t *rr = arg;
+    deadline_t *d = rr->d;
+    if (status == 0 && r && r->type == REDIS_REPLY_ARRAY) {
+        d->rc_stats.examined++;
+        if (!d->svc.stopping) recompute_order(d, rr->id, r);
+    } else {
+        d->rc_stats.conflicts++;
+    }
+    free(rr);
+    rc_done_one(d);
+}
+
+static void on_prov_members(js_store_t *st, const redisReply *r, int status, void *arg) {
+    JS_UNUSED(st);
+    deadline_t *d = arg;
+    d->rc_pending++; /* held while the reads are sent */
+    if (status == 0 && r && r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->elements; i++) {
+            const redisReply *m = r->element[i];
+            if (m->type != REDIS_REPLY_STRING || m->len > JS_ID_LEN || !m->len) continue;
+            rc_read_t *rr = js_malloc(sizeof *rr);
+            rr->d = d;
+            memcpy(rr->id, m->str, m->len);
+            rr->id[m->len] = '\0';
+            if (js_store_command(d->svc.store, on_order_read, rr, "HGETALL o:{%s}", rr->id) == 0) d->rc_pending++;
+            else free(rr);
+        }
+    } else {
+        js_warn("recompute: reading jiesu:prov failed: %s", status < 0 ? js_strerror(status) : "bad reply");
+        d->rc_stats.conflicts++;
+    }
+    d->rc_pending--; /* the one taken at the start of the pass */
+    rc_done_one(d);
+}
+
+static void on_retry(uv_timer_t *t) { recompute_start(t->data); }
+
+/* A pass over jiesu:prov with the calendar now loaded. */
+static void recompute_start(deadline_t *d) {
+    if (d->svc.stopping) return;
+    if (d->recomputing) {
+        d->recompute_again = true;
+        return;
+    }
+    memset(&d->rc_stats, 0, sizeof d->rc_stats);
+    jiesu__v1__timer_control_reply__init(&d->rc_stats);
+    if (js_store_state(d->svc.store) != JS_STORE_UP ||
+        js_store_command(d->svc.store, on_prov_members, d, "SMEMBERS jiesu:prov") < 0) {
+        if (d->rc_req.active) {
+            ctl_error(d, &d->rc_req, "unavailable",
+                      "calendar loaded; Redis is not reachable: provisional deadlines are recomputed when it is");
+            d->rc_req.active = false;
+        }
+        d->recompute_again = false;
+        uv_timer_start(&d->retry, on_retry, (uint64_t)d->retry_ms, 0);
+        return;
+    }
+    d->recomputing = true;
+    d->rc_pending = 1; /* released by on_prov_members */
+    d->svc.inflight++;
+}
+
+/* ---- control ---------------------------------------------------------------------- */
+
+static void on_control(js_sock_t *s, const js_frame_t *f, size_t n, void *arg) {
+    JS_UNUSED(s);
+    deadline_t *d = arg;
+    if (n < 2) return;
+    ctl_req_t q;
+    memset(&q, 0, sizeof q);
+    q.delim = n == 3 && f[1].size == 0;
+    if (f[0].size > sizeof q.ident) return;
+    memcpy(q.ident, f[0].data, f[0].size);
+    q.ident_len = f[0].size;
+    (*d->c_control)++;
+    if (n > 3 || (n == 3 && !q.delim)) {
+        ctl_error(d, &q, "bad_request", "want one envelope frame");
+        return;
+    }
+    js_env_t *env;
+    char err[256];
+    if (js_env_unpack(f[n - 1].data, f[n - 1].size, 65536, &env, err, sizeof err) < 0) {
+        ctl_error(d, &q, "bad_message", err);
+        return;
+    }
+    snprintf(q.req_id, sizeof q.req_id, "%s", env->id);
+    if (env->payload_case == JIESU__V1__ENVELOPE__PAYLOAD_PING) {
+        Jiesu__V1__Pong p = JIESU__V1__PONG__INIT;
+        p.service = "deadline-timer";
+        p.instance = d->svc.instance;
+        p.version = JIESU_VERSION;
+        p.redis_ok = js_store_state(d->svc.store) == JS_STORE_UP;
+        js_env_t out = JIESU__V1__ENVELOPE__INIT;
+        char id[JS_ID_LEN + 1];
+        js_env_init(&out, id, "jiesu.pong", d->svc.source, "", "");
+        out.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_PONG;
+        out.pong = &p;
+        ctl_send(d, &q, &out);
+    } else if (env->payload_case != JIESU__V1__ENVELOPE__PAYLOAD_TIMER_CONTROL) {
+        ctl_error(d, &q, "unsupported", "the deadline-timer takes a TimerControl or a ping");
+    } else if (env->timer_control->command == JIESU__V1__TIMER_COMMAND__TIMER_COMMAND_CALENDAR_RELOAD) {
+        if (d->rc_req.active) {
+            ctl_error(d, &q, "busy", "a calendar reload is being answered; try again");
+        } else {
+            char why[512];
+            int files = js_clock_conf_try_reload(&d->clk, d->svc.conf, why, sizeof why);
+            if (files < 0) {
+                ctl_error(d, &q, "bad_calendar", why);
+            } else {
+                d->rc_req = q;
+                d->rc_req.active = true;
+                if (d->recomputing) d->recompute_again = true;
+                else recompute_start(d);
+                d->rc_stats.files = files; /* reported with the pass */
+            }
+        }
+    } else if (env->timer_control->command == JIESU__V1__TIMER_COMMAND__TIMER_COMMAND_CLOCK_OFFSET) {
+        if (!d->allow_time) {
+            ctl_error(d, &q, "forbidden", "time control is off (timer.allow_time_control)");
+        } else {
+            d->offset_ms = env->timer_control->offset_ms;
+            js_info("clock offset now %lld ms", (long long)d->offset_ms);
+            Jiesu__V1__TimerControlReply r = JIESU__V1__TIMER_CONTROL_REPLY__INIT;
+            ctl_reply(d, &q, &r);
+            if (!d->in_round) schedule(d, 0);
+        }
+    } else {
+        ctl_error(d, &q, "bad_request", "timer_control.command: want calendar reload or clock offset");
+    }
+    js_env_free(env);
+}
+
 /* ---- life ------------------------------------------------------------------- */
 
 static void on_store_up(js_svc_t *svc, void *arg) {
@@ -337,18 +778,25 @@ static void on_store_up(js_svc_t *svc, void *arg) {
     if (!d->in_round) schedule(d, settle > 0 ? settle : 0);
 }
 
-static void on_reload(js_svc_t *svc, void *arg) { js_clock_conf_reload(&((deadline_t *)arg)->clk, svc->conf); }
+static void on_reload(js_svc_t *svc, void *arg) {
+    deadline_t *d = arg;
+    if (js_clock_conf_try_reload(&d->clk, svc->conf, NULL, 0) >= 0) recompute_start(d);
+}
 
 static void on_stop(js_svc_t *svc, void *arg) {
     JS_UNUSED(svc);
     deadline_t *d = arg;
     uv_timer_stop(&d->wake);
+    uv_timer_stop(&d->retry);
+    if (d->control) js_sock_pause(d->control);
 }
 
 static void on_close(js_svc_t *svc, void *arg) {
     JS_UNUSED(svc);
     deadline_t *d = arg;
     uv_close((uv_handle_t *)&d->wake, NULL);
+    uv_close((uv_handle_t *)&d->retry, NULL);
+    js_sock_close(&d->control);
 }
 
 int main(int argc, char **argv) {
@@ -363,6 +811,7 @@ int main(int argc, char **argv) {
         {"timer.lease_ms", 100, 86400000},
         {"timer.max_sleep_ms", 1, 60000}, {"timer.batch", 1, 100000},
         {"timer.late_ms", 0, 86400000},   {"clock.offset_ms", -(INT64_C(1) << 40), INT64_C(1) << 40},
+        {"timer.recompute_retry_ms", 10, 3600000},
     };
     for (size_t i = 0; i < JS_ARRAY_LEN(checks); i++) {
         if (js_conf_check_int(svc->conf, checks[i].key, checks[i].min, checks[i].max, err, sizeof err) < 0) {
@@ -370,26 +819,53 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
+    const char *allow = js_conf_str(svc->conf, "timer.allow_time_control");
+    if (strcmp(allow, "true") && strcmp(allow, "false")) {
+        fprintf(stderr, "jiesu-deadline-timer: timer.allow_time_control: want true or false\n");
+        return 1;
+    }
+    d.allow_time = !strcmp(allow, "true");
     d.batch = (int)js_conf_int(svc->conf, "timer.batch");
     d.lease_ms = js_conf_int(svc->conf, "timer.lease_ms");
     d.max_sleep_ms = js_conf_int(svc->conf, "timer.max_sleep_ms");
     d.late_ms = js_conf_int(svc->conf, "timer.late_ms");
     d.offset_ms = js_conf_int(svc->conf, "clock.offset_ms");
+    d.retry_ms = js_conf_int(svc->conf, "timer.recompute_retry_ms");
     d.maxlen = js_conf_int(svc->conf, "events.maxlen");
     if (js_clock_conf_load(&d.clk, svc->conf, err, sizeof err) < 0) {
         fprintf(stderr, "jiesu-deadline-timer: %s\n", err);
         return 1;
     }
+    js_sock_opts_t o;
+    js_sock_opts_default(&o);
+    o.router_mandatory = true;
+    int e = 0;
+    d.control = js_sock_new(&svc->loop, svc->zctx, ZMQ_ROUTER, &o, &e);
+    const char *ep = js_conf_str(svc->conf, "timer.control");
+    if (!d.control || (e = js_sock_bind(d.control, ep)) < 0) {
+        fprintf(stderr, "jiesu-deadline-timer: timer.control %s: %s\n", ep, js_strerror(e));
+        js_sock_close(&d.control);
+        js_clock_conf_free(&d.clk);
+        return 1;
+    }
+    js_sock_start(d.control, on_control, NULL, &d);
     js_metrics_t *m = svc->metrics;
     d.c_warning = js_metrics_counter(m, "warnings_fired");
     d.c_overdue = js_metrics_counter(m, "overdue_fired");
     d.c_late = js_metrics_counter(m, "fired_late");
     d.c_bad = js_metrics_counter(m, "timers_malformed");
     d.c_ack_repeat = js_metrics_counter(m, "acks_repeated");
+    d.c_stale = js_metrics_counter(m, "timers_stale");
+    d.c_marked = js_metrics_counter(m, "timers_fired_before");
     d.c_rounds = js_metrics_counter(m, "rounds");
+    d.c_recomputed = js_metrics_counter(m, "clocks_recomputed");
+    d.c_conflicts = js_metrics_counter(m, "recompute_conflicts");
+    d.c_control = js_metrics_counter(m, "control_requests");
     d.h_lag = js_metrics_hist(m, "fire_lag_us");
     uv_timer_init(&svc->loop, &d.wake);
     d.wake.data = &d;
+    uv_timer_init(&svc->loop, &d.retry);
+    d.retry.data = &d;
     svc->on_store_up = on_store_up;
     svc->on_stop = on_stop;
     svc->on_reload = on_reload;

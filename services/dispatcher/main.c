@@ -33,21 +33,28 @@ static int64_t due_of(dispatcher_t *d, int64_t start, const route_limit_t *l, in
     return due;
 }
 
-static const char *arm(js_arena_t *a, const char *order, const char *unit, char kind, int idx, int64_t start,
-                       int64_t due, const route_limit_t *limit) {
-    js_timer_t t;
-    memset(&t, 0, sizeof t);
-    snprintf(t.order, sizeof t.order, "%s", order);
-    snprintf(t.unit, sizeof t.unit, "%s", unit);
-    t.kind = kind;
-    t.idx = idx;
-    t.start_ms = start;
-    t.due_ms = due;
-    t.amount = limit->amount;
-    t.limit_unit = limit->unit;
-    char buf[256];
-    if (js_timer_format(&t, buf, sizeof buf) < 0) return NULL;
-    return js_arena_strdup(a, buf);
+/* Arm every timer of the order's clocks (common/timer.h js_timer_plan): the
+ * first dispatch needs no "g:" field, so the generation is simply the new
+ * version. */
+static int arm(dispatcher_t *d, js_arena_t *a, const Jiesu__V1__Order *o, int64_t now, js_stage_result_t *res) {
+    int b = js_timer_bucket(o->id, d->clk.buckets);
+    res->ntimers = 0;
+    for (size_t i = 0; i < o->n_clocks; i++) {
+        js_timer_t plan[JS_TIMER_MAX_PLAN];
+        char err[200];
+        int n = js_timer_plan_clock(&d->clk, o->id, o->clocks[i], o->version + 1, now, NULL, 0, plan,
+                                    JS_TIMER_MAX_PLAN, err, sizeof err);
+        if (n < 0) {
+            js_log(JS_LOG_WARN, o->id, o->trace_id, "dispatch: timers not planned: %s", err);
+            return n;
+        }
+        for (int k = 0; k < n; k++) {
+            char buf[JS_TIMER_MEMBER_MAX + 1];
+            if (res->ntimers == JS_STAGE_MAX_TIMERS || js_timer_format(&plan[k], buf, sizeof buf) < 0) return -ENOSPC;
+            res->timers[res->ntimers++] = (js_timer_arm_t){b, plan[k].fire_ms, js_arena_strdup(a, buf)};
+        }
+    }
+    return 0;
 }
 
 static int decide(void *arg, js_arena_t *a, Jiesu__V1__Order *o, int64_t now, js_stage_result_t *res) {
@@ -117,16 +124,8 @@ static int decide(void *arg, js_arena_t *a, Jiesu__V1__Order *o, int64_t now, js
     res->event_type = "jiesu.order.dispatched";
     res->forward = false;
     res->redrive = false;
-    /* The first clocks: the response due, and the handling clock's first warning. */
-    int b = js_timer_bucket(o->id, d->clk.buckets);
-    const char *m1 = arm(a, o->id, r->unit, 'r', d->clk.nfractions, now, rdue, &response);
-    const char *m2 = arm(a, o->id, r->unit, 'h', 0, now, due, &limit);
-    if (!m1 || !m2) return -ENOSPC;
-    js_timer_t t2 = {.idx = 0, .start_ms = now, .due_ms = due, .amount = limit.amount, .limit_unit = limit.unit};
-    res->timers[0] = (js_timer_arm_t){b, rdue, m1};
-    res->timers[1] = (js_timer_arm_t){b, js_timer_fire_ms(&t2, d->clk.cal, d->clk.fractions, d->clk.nfractions), m2};
-    res->ntimers = 2;
-    return 0;
+    /* Every timer of the first clocks: warnings, hours before, due. */
+    return arm(d, a, o, now, res);
 }
 
 static void on_store_up(js_svc_t *svc, void *arg) {

@@ -6,12 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zmq.h>
+
 #include "calendar.h"
+#include "envelope.h"
+#include "ids.h"
 #include "jsdefs.h"
 
 static const char s_usage[] =
     "usage: jiesuctl calendar due START N{wd|d|h}\n"
     "       jiesuctl calendar is-working DATE\n"
+    "       jiesuctl calendar reload   the deadline-timer loads calendar.dir again and recomputes\n"
+    "                                  provisional deadlines (its timer.control socket)\n"
     "START: YYYY-MM-DD (00:00 local) or YYYY-MM-DDTHH:MM[:SS[.fff]][Z|+HH:MM]; local is UTC+8.\n"
     "N: working days (wd), calendar days (d) or hours (h). The day of receipt does not count;\n"
     "days end at 23:59:59 local. \"provisional\" follows a due moment that ran into a year\n"
@@ -146,4 +152,72 @@ int cmd_calendar_io(int argc, char **argv, const char *holiday_dir, FILE *out, F
 
 int cmd_calendar(int argc, char **argv, const char *holiday_dir) {
     return cmd_calendar_io(argc, argv, holiday_dir, stdout, stderr);
+}
+
+int cmd_calendar_reload(void *zctx, const char *endpoint, int64_t timeout_ms, FILE *out, FILE *err) {
+    void *s = zmq_socket(zctx, ZMQ_DEALER);
+    int zero = 0, one = 1, to = (int)timeout_ms;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one); /* wait for the timer, not an empty queue */
+    zmq_setsockopt(s, ZMQ_SNDTIMEO, &to, sizeof to);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &to, sizeof to);
+    if (zmq_connect(s, endpoint) < 0) {
+        fprintf(err, "jiesuctl: calendar reload: %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        return 1;
+    }
+    Jiesu__V1__TimerControl tc = JIESU__V1__TIMER_CONTROL__INIT;
+    tc.command = JIESU__V1__TIMER_COMMAND__TIMER_COMMAND_CALENDAR_RELOAD;
+    js_env_t env = JIESU__V1__ENVELOPE__INIT;
+    char id[JS_ID_LEN + 1];
+    js_env_init(&env, id, "jiesu.timer.control", "jiesuctl", "", "");
+    env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_TIMER_CONTROL;
+    env.timer_control = &tc;
+    size_t len;
+    uint8_t *buf = js_env_pack(&env, &len);
+    int rc = zmq_send(s, buf, len, 0);
+    free(buf);
+    if (rc < 0) {
+        fprintf(err, "jiesuctl: calendar reload: the deadline-timer at %s does not answer\n", endpoint);
+        zmq_close(s);
+        return 1;
+    }
+    /* The answer comes when the recompute pass is over: the request's id correlates. */
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, s, 0) < 0) {
+            zmq_msg_close(&m);
+            fprintf(err, "jiesuctl: calendar reload: no answer from %s in %lld ms\n", endpoint, (long long)timeout_ms);
+            zmq_close(s);
+            return 1;
+        }
+        if (zmq_msg_more(&m) || zmq_msg_size(&m) == 0) {
+            zmq_msg_close(&m);
+            continue;
+        }
+        js_env_t *r = NULL;
+        char why[256];
+        rc = js_env_unpack(zmq_msg_data(&m), zmq_msg_size(&m), 1 << 20, &r, why, sizeof why);
+        zmq_msg_close(&m);
+        if (rc < 0 || strcmp(r->correlation_id, id)) {
+            js_env_free(r);
+            continue;
+        }
+        int code = 0;
+        if (r->payload_case == JIESU__V1__ENVELOPE__PAYLOAD_TIMER_CONTROL_REPLY) {
+            const Jiesu__V1__TimerControlReply *x = r->timer_control_reply;
+            fprintf(out, "{\"files\":%d,\"examined\":%d,\"orders\":%d,\"clocks\":%d,\"conflicts\":%d}\n", x->files,
+                    x->examined, x->orders, x->clocks, x->conflicts);
+        } else if (r->payload_case == JIESU__V1__ENVELOPE__PAYLOAD_ERROR) {
+            fprintf(err, "jiesuctl: calendar reload: %s: %s\n", r->error->code, r->error->message);
+            code = 1;
+        } else {
+            fprintf(err, "jiesuctl: calendar reload: unexpected answer %s\n", r->type);
+            code = 1;
+        }
+        js_env_free(r);
+        zmq_close(s);
+        return code;
+    }
 }

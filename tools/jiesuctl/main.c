@@ -38,6 +38,7 @@ static const js_conf_def_t s_keys[] = {
     {"bus", "tcp://127.0.0.1:7002", "the bus endpoint subscribers connect to (tail, ping)"},
     {"timeout-ms", "5000", "longest wait for Redis or for one answer from intake"},
     {"calendar-dir", "config/holidays", "directory of the official holiday calendars (calendar)"},
+    {"timer.control", "tcp://127.0.0.1:7014", "the deadline-timer's control socket (calendar reload)"},
     {"dispatch.catalog", "config/dispatch/catalog.tsv", "the dispatch catalog (catalog check)"},
     {"dispatch.gazetteer", "config/dispatch/gazetteer.tsv", "the gazetteer (catalog check, units)"},
     {"dispatch.units", "config/dispatch/units.tsv", "the unit registry (catalog check, units)"},
@@ -505,6 +506,8 @@ static int s_cmd_ping(ctl_t *c, int argc, char **argv) {
 /* ---- calendar --------------------------------------------------------------- */
 
 static int s_cmd_calendar(ctl_t *c, int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "reload"))
+        return cmd_calendar_reload(c->zctx, js_conf_str(c->conf, "timer.control"), c->timeout_ms, stdout, stderr);
     return cmd_calendar(argc, argv, js_conf_str(c->conf, "calendar-dir"));
 }
 
