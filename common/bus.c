@@ -32,6 +32,7 @@ struct js_sock {
     js_sock_writable_cb wcb;
     void *warg;
     js_sock_stats_t stats;
+    zmq_msg_t *cur; /* the last frame of the message being delivered */
 };
 
 void js_sock_opts_default(js_sock_opts_t *o) {
@@ -235,11 +236,17 @@ static int s_read_one(js_sock_t *s) {
         s->stats.oversize_frames++;
     } else if (!err) {
         s->stats.received++;
+        s->cur = &parts[n - 1];
         s->recv(s, frames, n, s->arg);
+        s->cur = NULL; /* s may be closing, but is freed only in the uv close callback */
     }
     for (size_t i = 0; i < n; i++)
         zmq_msg_close(&parts[i]);
     return 1;
+}
+
+const char *js_sock_msg_property(js_sock_t *s, const char *name) {
+    return s->cur ? zmq_msg_gets(s->cur, name) : NULL;
 }
 
 static void s_process(js_sock_t *s) {

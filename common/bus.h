@@ -122,6 +122,11 @@ void js_sock_on_writable(js_sock_t *s, js_sock_writable_cb cb, void *arg);
 
 /* Valid until the socket is closed. */
 const js_sock_stats_t *js_sock_stats(const js_sock_t *s);
+/* A property of the message being delivered (zmq_msg_gets of its last frame:
+ * "User-Id" as the ZAP handler named the authenticated peer, "Peer-Address",
+ * ...). Only from inside the recv callback, valid until it returns; NULL
+ * elsewhere or when the message has no such property. */
+const char *js_sock_msg_property(js_sock_t *s, const char *name);
 
 /* Close: sets the finite linger again, stops the poll handle, closes the zmq
  * socket (pending messages get at most linger_ms), frees in the uv close

@@ -23,6 +23,11 @@ case $VAR in /*) ;; *) VAR=$ROOT/$VAR ;; esac
 PORT=${JIESU_REDIS_PORT:-6390}
 export JIESU_REDIS_HOST=127.0.0.1 JIESU_REDIS_PORT=$PORT
 export JIESU_PII_KEY_FILE=${JIESU_PII_KEY_FILE:-$VAR/pii.key}
+# partner hotlines: CURVE key pairs and the two lists (docs/OPERATIONS.md "Partner hotlines")
+export JIESU_INTAKE_CURVE_SECRET_FILE=${JIESU_INTAKE_CURVE_SECRET_FILE:-$VAR/keys/intake.key}
+export JIESU_INTAKE_PARTNER_KEYS=${JIESU_INTAKE_PARTNER_KEYS:-$VAR/keys/partner-keys.tsv}
+export JIESU_PARTNER_CURVE_SECRET_FILE=${JIESU_PARTNER_CURVE_SECRET_FILE:-$VAR/keys/dispatcher.key}
+export JIESU_PARTNER_PEERS=${JIESU_PARTNER_PEERS:-$VAR/keys/partner-peers.tsv}
 SERVICES=(bus deadline-timer dispatcher classifier intake) # consumers before producers
 STOP_WAIT_S=10
 
@@ -52,6 +57,18 @@ make_key() {
         echo >> "$JIESU_PII_KEY_FILE.tmp" && chmod 600 "$JIESU_PII_KEY_FILE.tmp" &&
         mv "$JIESU_PII_KEY_FILE.tmp" "$JIESU_PII_KEY_FILE") || { say "cannot write $JIESU_PII_KEY_FILE"; return 1; }
     say "made a new contact-data key in $JIESU_PII_KEY_FILE (keep it: sealed contacts need it)"
+}
+
+# dev keys for the partner endpoints, made once (never overwritten; never committed: var/ is ignored)
+make_curve_keys() {
+    local k
+    mkdir -p "$VAR/keys" && chmod 700 "$VAR/keys" || return 1
+    for k in "$JIESU_INTAKE_CURVE_SECRET_FILE" "$JIESU_PARTNER_CURVE_SECRET_FILE"; do
+        [ -s "$k" ] && continue
+        [ -x "$BIN/jiesuctl" ] || { say "not built yet: $BIN/jiesuctl (no partner keys made)"; return 0; }
+        "$BIN/jiesuctl" keygen --out "${k%.key}" > /dev/null || return 1
+        say "made a CURVE key pair for partner hotlines: $k and ${k%.key}.pub"
+    done
 }
 
 start_redis() {
@@ -110,6 +127,7 @@ start() {
     mkdir -p "$VAR/redis" "$VAR/log" "$VAR/run" || exit 1
     rm -f "$VAR/run/stopping"
     make_key || exit 1
+    make_curve_keys || exit 1
     start_redis || { stop; exit 1; }
     STARTED=()
     for s in "${SERVICES[@]}"; do
@@ -127,7 +145,7 @@ start() {
 
 jiesu is running (redis and ${#STARTED[@]} of ${#SERVICES[@]} services).
   redis      127.0.0.1:$PORT, AOF in $VAR/redis
-  intake     ${JIESU_INTAKE_BIND:-tcp://127.0.0.1:7010} (submissions)
+  intake     ${JIESU_INTAKE_BIND:-tcp://127.0.0.1:7010} (submissions), ${JIESU_INTAKE_PARTNER_BIND-tcp://127.0.0.1:7015} (partner hotlines, CURVE)
   bus        publish ${JIESU_BUS_FRONTEND:-tcp://127.0.0.1:7001}, subscribe ${JIESU_BUS_BACKEND:-tcp://127.0.0.1:7002}
   logs       $VAR/log/<service>.log, one JSON object per line
 try:

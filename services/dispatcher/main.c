@@ -10,6 +10,7 @@
 #include "stage.h"
 #include "timer.h"
 #include "routes.h"
+#include "partner.h"
 
 static const js_conf_def_t dispatcher_keys[] = {
     {"dispatcher.bind", "tcp://127.0.0.1:7012", "PULL endpoint(s) for classified orders"},
@@ -21,6 +22,7 @@ static const js_conf_def_t dispatcher_keys[] = {
 typedef struct dispatcher {
     js_svc_t svc;
     js_stage_t *stage;
+    partner_t *partner; /* orders in stage transferring -> partner hotlines */
     routes_t routes;
     js_clock_conf_t clk; /* calendar, buckets, warnings: shared with the deadline-timer */
 } dispatcher_t;
@@ -132,6 +134,7 @@ static void on_store_up(js_svc_t *svc, void *arg) {
     JS_UNUSED(svc);
     dispatcher_t *d = arg;
     js_stage_on_store_up(d->stage);
+    partner_on_store_up(d->partner);
 }
 
 static void on_reload(js_svc_t *svc, void *arg) { js_clock_conf_reload(&((dispatcher_t *)arg)->clk, svc->conf); }
@@ -140,17 +143,19 @@ static void on_stop(js_svc_t *svc, void *arg) {
     JS_UNUSED(svc);
     dispatcher_t *d = arg;
     js_stage_stop(d->stage);
+    partner_stop(d->partner);
 }
 
 static void on_close(js_svc_t *svc, void *arg) {
     JS_UNUSED(svc);
     dispatcher_t *d = arg;
     js_stage_close(&d->stage);
+    partner_close(&d->partner);
 }
 
 int main(int argc, char **argv) {
     static dispatcher_t d;
-    const js_conf_def_t *tables[] = {dispatcher_keys, js_clock_keys, NULL};
+    const js_conf_def_t *tables[] = {dispatcher_keys, js_clock_keys, partner_conf_keys, NULL};
     int rc = js_svc_init_tables(&d.svc, "dispatcher", "[--key value ...]", tables, argc, argv);
     if (rc == JS_CONF_EXIT) return 0;
     if (rc < 0) return 1;
@@ -174,6 +179,10 @@ int main(int argc, char **argv) {
     int e = 0;
     d.stage = js_stage_new(svc, &so, &e);
     if (!d.stage) return 1;
+    if (!(d.partner = partner_new(svc, err, sizeof err))) {
+        fprintf(stderr, "jiesu-dispatcher: %s\n", err);
+        return 1;
+    }
     svc->on_store_up = on_store_up;
     svc->on_stop = on_stop;
     svc->on_reload = on_reload;

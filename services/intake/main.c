@@ -1,6 +1,9 @@
 /* jiesu-intake -- takes submissions on a ROUTER, stores each order in Redis
  * (one FCALL per batch), answers with the order id only once it is stored,
- * then hands the order to the classifier and publishes jiesu.order.received. */
+ * then hands the order to the classifier and publishes jiesu.order.received.
+ * A second ROUTER (intake.partner_bind) is a CURVE server for partner
+ * hotlines: only keys on the allow-list get in (zap.h), and the partner id of
+ * what they submit comes from the key. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,9 @@
 #include "service.h"
 #include "stage.h"
 #include "submission.h"
+#include "zap.h"
+
+static const char intake_keys_default_secret[] = "var/keys/intake.key";
 
 static const js_conf_def_t intake_keys[] = {
     {"intake.bind", "tcp://127.0.0.1:7010", "ROUTER endpoint(s) for submissions, comma-separated"},
@@ -19,11 +25,17 @@ static const js_conf_def_t intake_keys[] = {
     {"pii.key_file", "var/pii.key", "file with the 64-hex-character key that seals contact data"},
     {"intake.max_content_bytes", "65536", "longest order text accepted"},
     {"intake.idem_ttl_s", "604800", "how long an idempotency key is remembered"},
+    {"intake.partner_bind", "tcp://127.0.0.1:7015", "CURVE ROUTER endpoint(s) for partner hotlines; empty: off"},
+    {"intake.curve_secret_file", intake_keys_default_secret,
+     "the partner endpoint's CURVE secret key (jiesuctl keygen); at this default path a missing file turns the endpoint off"},
+    {"intake.partner_keys", "var/keys/partner-keys.tsv",
+     "allow-list: partner_id<TAB>Z85 client public key a line; missing or empty: nobody; reloaded on SIGHUP"},
     {NULL, NULL, NULL},
 };
 
 typedef struct item {
     js_arena_t *arena;
+    js_sock_t **sockp;     /* the ROUTER to answer on (NULL once closed) */
     const void *ident;     /* ROUTER identity (arena copy) */
     size_t ident_len;
     int delim;             /* the peer is a REQ: answer with an empty delimiter */
@@ -45,6 +57,8 @@ typedef struct batch {
 typedef struct intake {
     js_svc_t svc;
     js_sock_t *router, *push;
+    js_sock_t *partner;    /* the partner endpoint, or NULL when off */
+    intake_zap_t *zap;
     js_outq_t *pushq;      /* back-pressure towards the classifier */
     js_pii_t *pii;
     intake_limits_t lim;
@@ -53,6 +67,7 @@ typedef struct intake {
     bool paused;
     int64_t redrive_ms, maxlen, idem_ttl, max_msg;
     uint64_t *c_received, *c_duplicate, *c_rejected, *c_failed, *c_forward_dropped, *c_reply_dropped;
+    uint64_t *c_partner_refused, *c_partner_accepted, *c_partner_orders;
     js_hist_t *h_store, *h_batch;
 } intake_t;
 
@@ -60,7 +75,8 @@ typedef struct intake {
 
 /* ---- replies ---------------------------------------------------------------- */
 
-static void reply_env(intake_t *in, const void *ident, size_t ident_len, int delim, js_env_t *env) {
+static void reply_env(intake_t *in, js_sock_t *sock, const void *ident, size_t ident_len, int delim,
+                      js_env_t *env) {
     size_t len;
     uint8_t *buf = js_env_pack(env, &len);
     js_frame_t f[3];
@@ -68,12 +84,12 @@ static void reply_env(intake_t *in, const void *ident, size_t ident_len, int del
     f[n++] = (js_frame_t){ident, ident_len};
     if (delim) f[n++] = (js_frame_t){"", 0};
     f[n++] = (js_frame_t){buf, len};
-    if (js_sock_send(in->router, f, n) < 0) (*in->c_reply_dropped)++; /* the peer left */
+    if (!sock || js_sock_send(sock, f, n) < 0) (*in->c_reply_dropped)++; /* the peer left */
     free(buf);
 }
 
-static void reply_error(intake_t *in, const void *ident, size_t ident_len, int delim, const char *req_id,
-                        const char *code, const char *message, const char *field) {
+static void reply_error(intake_t *in, js_sock_t *sock, const void *ident, size_t ident_len, int delim,
+                        const char *req_id, const char *code, const char *message, const char *field) {
     Jiesu__V1__Error e = JIESU__V1__ERROR__INIT;
     e.code = (char *)code;
     e.message = (char *)message;
@@ -84,7 +100,7 @@ static void reply_error(intake_t *in, const void *ident, size_t ident_len, int d
     env.correlation_id = (char *)(req_id ? req_id : "");
     env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_ERROR;
     env.error = &e;
-    reply_env(in, ident, ident_len, delim, &env);
+    reply_env(in, sock, ident, ident_len, delim, &env);
 }
 
 static void reply_ok(intake_t *in, item_t *it, const char *order_id, int duplicate) {
@@ -98,7 +114,7 @@ static void reply_ok(intake_t *in, item_t *it, const char *order_id, int duplica
     env.correlation_id = (char *)it->req_id;
     env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_SUBMIT_REPLY;
     env.submit_reply = &r;
-    reply_env(in, it->ident, it->ident_len, it->delim, &env);
+    reply_env(in, *it->sockp, it->ident, it->ident_len, it->delim, &env);
 }
 
 /* ---- storing ---------------------------------------------------------------- */
@@ -113,6 +129,7 @@ static void resume_if_room(intake_t *in) {
     if (in->paused && !in->svc.stopping && in->inflight_batches < MAX_INFLIGHT) {
         in->paused = false;
         js_sock_resume(in->router);
+        if (in->partner) js_sock_resume(in->partner);
     }
 }
 
@@ -132,8 +149,8 @@ static void on_stored(js_store_t *st, const redisReply *r, int status, void *arg
         const redisReply *e = ok ? r->element[i] : NULL;
         if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->type != REDIS_REPLY_STRING) {
             (*in->c_failed)++;
-            if (in->router)
-                reply_error(in, it->ident, it->ident_len, it->delim, it->req_id, "unavailable",
+            if (*it->sockp)
+                reply_error(in, *it->sockp, it->ident, it->ident_len, it->delim, it->req_id, "unavailable",
                             "the order could not be stored; send it again with the same idempotency key", NULL);
             continue;
         }
@@ -141,11 +158,13 @@ static void on_stored(js_store_t *st, const redisReply *r, int status, void *arg
         const char *oid = e->element[1]->str;
         if (code == 2 && strcmp(oid, it->order->id) != 0) {
             (*in->c_duplicate)++;
-            if (in->router) reply_ok(in, it, oid, 1);
+            if (*it->sockp) reply_ok(in, it, oid, 1);
             continue;
         }
         (*in->c_received)++;
-        if (in->router) reply_ok(in, it, it->order->id, 0);
+        if (it->order->channel == JIESU__V1__CHANNEL__CHANNEL_PARTNER && it->sockp == &in->partner)
+            (*in->c_partner_orders)++;
+        if (*it->sockp) reply_ok(in, it, it->order->id, 0);
         if (in->pushq && js_outq_send(in->pushq, it->env, it->env_len) < 0)
             (*in->c_forward_dropped)++; /* the classifier's sweep re-drives it */
         js_svc_publish(&in->svc, "jiesu.order.received", it->env, it->env_len);
@@ -200,7 +219,7 @@ static void flush(intake_t *in) {
     if (rc < 0) {
         for (int i = 0; i < b->n; i++) {
             item_t *it = &b->items[i];
-            reply_error(in, it->ident, it->ident_len, it->delim, it->req_id, "unavailable",
+            reply_error(in, *it->sockp, it->ident, it->ident_len, it->delim, it->req_id, "unavailable",
                         "the order store is not reachable; try again", NULL);
         }
         *in->c_failed += (uint64_t)b->n;
@@ -212,12 +231,13 @@ static void flush(intake_t *in) {
     if (in->inflight_batches >= MAX_INFLIGHT && !in->paused) {
         in->paused = true;
         js_sock_pause(in->router);
+        if (in->partner) js_sock_pause(in->partner);
     }
 }
 
 /* ---- requests --------------------------------------------------------------- */
 
-static void handle_ping(intake_t *in, const js_frame_t *ident, int delim, const char *req_id) {
+static void handle_ping(intake_t *in, js_sock_t *sock, const js_frame_t *ident, int delim, const char *req_id) {
     Jiesu__V1__Pong p = JIESU__V1__PONG__INIT;
     p.service = "intake";
     p.instance = in->svc.instance;
@@ -229,17 +249,18 @@ static void handle_ping(intake_t *in, const js_frame_t *ident, int delim, const 
     env.correlation_id = (char *)req_id;
     env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_PONG;
     env.pong = &p;
-    reply_env(in, ident->data, ident->size, delim, &env);
+    reply_env(in, sock, ident->data, ident->size, delim, &env);
 }
 
-static void on_request(js_sock_t *s, const js_frame_t *f, size_t n, void *arg) {
-    JS_UNUSED(s);
-    intake_t *in = arg;
+/* One request from the plain endpoint (partner NULL) or from the partner
+ * endpoint (partner: the authenticated partner id). */
+static void handle_request(intake_t *in, js_sock_t **sockp, const char *partner, const js_frame_t *f, size_t n) {
+    js_sock_t *sock = *sockp;
     if (n < 2) return; /* no body: nothing to answer */
     int delim = n == 3 && f[1].size == 0;
     if (n > 3 || (n == 3 && !delim)) {
         (*in->c_rejected)++;
-        reply_error(in, f[0].data, f[0].size, 0, "", "bad_request", "want one envelope frame", NULL);
+        reply_error(in, sock, f[0].data, f[0].size, 0, "", "bad_request", "want one envelope frame", NULL);
         return;
     }
     const js_frame_t *body = &f[n - 1];
@@ -252,32 +273,34 @@ static void on_request(js_sock_t *s, const js_frame_t *f, size_t n, void *arg) {
         const char *code = rc == -E2BIG ? "too_large" : rc == JS_EUTF8 ? "bad_utf8"
                            : rc == JS_EUNKNOWN || rc == JS_EPROTO_FIELD0 ? "unknown_field"
                            : rc == JS_EREQUIRED ? "missing_field" : "bad_message";
-        reply_error(in, f[0].data, f[0].size, delim, "", code, err, NULL);
+        reply_error(in, sock, f[0].data, f[0].size, delim, "", code, err, NULL);
         js_arena_destroy(&a);
         return;
     }
     if (env->payload_case == JIESU__V1__ENVELOPE__PAYLOAD_PING) {
-        handle_ping(in, &f[0], delim, env->id);
+        handle_ping(in, sock, &f[0], delim, env->id);
         js_arena_destroy(&a);
         return;
     }
     if (env->payload_case != JIESU__V1__ENVELOPE__PAYLOAD_SUBMISSION) {
         (*in->c_rejected)++;
-        reply_error(in, f[0].data, f[0].size, delim, env->id, "unsupported",
+        reply_error(in, sock, f[0].data, f[0].size, delim, env->id, "unsupported",
                     "intake takes a submission or a ping", "envelope.payload");
         js_arena_destroy(&a);
         return;
     }
     char field[64], msg[256];
-    const char *code = intake_check(env->submission, &in->lim, js_now_ms(), field, sizeof field, msg, sizeof msg);
+    const char *code = partner ? intake_partner_prepare(env->submission, partner, field, sizeof field, msg, sizeof msg)
+                               : NULL;
+    if (!code) code = intake_check(env->submission, &in->lim, js_now_ms(), field, sizeof field, msg, sizeof msg);
     if (code) {
         (*in->c_rejected)++;
-        reply_error(in, f[0].data, f[0].size, delim, env->id, code, msg, field);
+        reply_error(in, sock, f[0].data, f[0].size, delim, env->id, code, msg, field);
         js_arena_destroy(&a);
         return;
     }
     if (js_store_state(in->svc.store) != JS_STORE_UP) {
-        reply_error(in, f[0].data, f[0].size, delim, env->id, "unavailable",
+        reply_error(in, sock, f[0].data, f[0].size, delim, env->id, "unavailable",
                     "the order store is not reachable; try again", NULL);
         js_arena_destroy(&a);
         return;
@@ -289,6 +312,7 @@ static void on_request(js_sock_t *s, const js_frame_t *f, size_t n, void *arg) {
     }
     item_t *it = &in->cur->items[in->cur->n++];
     it->arena = a;
+    it->sockp = sockp;
     it->ident = memcpy(js_arena_alloc(a, f[0].size), f[0].data, f[0].size);
     it->ident_len = f[0].size;
     it->delim = delim;
@@ -320,6 +344,31 @@ static void on_request(js_sock_t *s, const js_frame_t *f, size_t n, void *arg) {
     if (in->cur->n >= in->batch_max) flush(in);
 }
 
+static void on_request(js_sock_t *s, const js_frame_t *f, size_t n, void *arg) {
+    JS_UNUSED(s);
+    intake_t *in = arg;
+    handle_request(in, &in->router, NULL, f, n);
+}
+
+/* The partner id is the ZAP handler's User-Id for this connection's key; the
+ * key is checked again against the allow-list, so a key removed by a reload
+ * stops working on an open connection too. */
+static void on_partner_request(js_sock_t *s, const js_frame_t *f, size_t n, void *arg) {
+    intake_t *in = arg;
+    const char *uid = js_sock_msg_property(s, "User-Id");
+    const char *key = js_sock_msg_property(s, "X-Partner-Key");
+    const char *now = key && in->zap ? intake_allow_find_z85(intake_zap_allow(in->zap), key) : NULL;
+    if (!uid || !*uid || !now || strcmp(now, uid) != 0) {
+        (*in->c_partner_refused)++;
+        (*in->c_rejected)++;
+        if (n >= 2)
+            reply_error(in, s, f[0].data, f[0].size, n == 3 && f[1].size == 0, "", "forbidden",
+                        "this key is no longer on the partner allow-list", NULL);
+        return;
+    }
+    handle_request(in, &in->partner, uid, f, n);
+}
+
 static void on_drained(js_sock_t *s, void *arg) {
     JS_UNUSED(s);
     flush(arg);
@@ -331,6 +380,7 @@ static void on_stop(js_svc_t *svc, void *arg) {
     JS_UNUSED(svc);
     intake_t *in = arg;
     js_sock_pause(in->router);
+    if (in->partner) js_sock_pause(in->partner);
     flush(in); /* what was read is stored and answered before we go */
 }
 
@@ -343,7 +393,91 @@ static void on_close(js_svc_t *svc, void *arg) {
     }
     js_outq_destroy(&in->pushq); /* what is still queued is stored: it will be re-driven */
     js_sock_close(&in->router);
+    js_sock_close(&in->partner); /* before the ZAP handler: without one libzmq would let anyone in */
+    intake_zap_close(&in->zap);
     js_sock_close(&in->push);
+}
+
+static void on_reload(js_svc_t *svc, void *arg) {
+    intake_t *in = arg;
+    if (!in->zap) return;
+    intake_allow_t a = {NULL, 0};
+    char err[512];
+    const char *path = js_conf_str(svc->conf, "intake.partner_keys");
+    int rc = intake_allow_load(path, &a, err, sizeof err);
+    if (rc == -ENOENT) rc = 0; /* no file: nobody, as at start */
+    if (rc < 0) {
+        js_error("SIGHUP: intake.partner_keys not reloaded, the old list stays: %s", err);
+        return;
+    }
+    js_info("SIGHUP: partner allow-list reloaded: %zu key(s)", a.n);
+    intake_zap_set_allow(in->zap, &a);
+}
+
+/* The partner endpoint: ZAP handler first, then the CURVE ROUTER. 0 (also
+ * when it is off), or 1 after printing why it cannot start. */
+static int partner_setup(intake_t *in) {
+    js_svc_t *svc = &in->svc;
+    const char *bind = js_conf_str(svc->conf, "intake.partner_bind");
+    if (!*bind) return 0;
+    const char *kf = js_conf_str(svc->conf, "intake.curve_secret_file");
+    char sec[JS_CURVE_Z85_LEN + 1], err[512];
+    int rc = js_curve_read_key(kf, 1, sec, err, sizeof err);
+    if (rc == -ENOENT && strcmp(kf, intake_keys_default_secret) == 0) {
+        js_warn("partner endpoint off: no key %s (make one: jiesuctl keygen --out var/keys/intake)", kf);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "jiesu-intake: intake.curve_secret_file %s\n", err);
+        return 1;
+    }
+    intake_allow_t a = {NULL, 0};
+    const char *kl = js_conf_str(svc->conf, "intake.partner_keys");
+    rc = intake_allow_load(kl, &a, err, sizeof err);
+    if (rc == -ENOENT) {
+        js_warn("partner endpoint: no allow-list %s yet: every partner is refused until it exists (SIGHUP)", kl);
+        rc = 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "jiesu-intake: intake.partner_keys %s\n", err);
+        explicit_bzero(sec, sizeof sec);
+        return 1;
+    }
+    size_t nkeys = a.n;
+    int e = 0;
+    in->zap = intake_zap_new(&svc->loop, svc->zctx, &a, in->c_partner_refused, in->c_partner_accepted, &e);
+    intake_allow_free(&a);
+    if (!in->zap) {
+        fprintf(stderr, "jiesu-intake: ZAP handler %s: %s\n", INTAKE_ZAP_ENDPOINT, js_strerror(e));
+        explicit_bzero(sec, sizeof sec);
+        return 1;
+    }
+    js_sock_opts_t o;
+    js_svc_sock_opts(svc, &o);
+    o.router_mandatory = true;
+    o.batch_max = in->batch_max;
+    o.curve_server_secret = sec;
+    in->partner = js_sock_new(&svc->loop, svc->zctx, ZMQ_ROUTER, &o, &e);
+    explicit_bzero(sec, sizeof sec);
+    if (in->partner && zmq_setsockopt(js_sock_zmq(in->partner), ZMQ_ZAP_DOMAIN, INTAKE_ZAP_DOMAIN,
+                                      strlen(INTAKE_ZAP_DOMAIN)) < 0)
+        e = -errno;
+    if (!in->partner || e < 0) {
+        fprintf(stderr, "jiesu-intake: partner endpoint: %s\n", js_strerror(e));
+        return 1;
+    }
+    char *copy = js_strdup(bind), *save = NULL;
+    for (char *ep = strtok_r(copy, ", ", &save); ep; ep = strtok_r(NULL, ", ", &save)) {
+        if ((e = js_sock_bind(in->partner, ep)) < 0) {
+            fprintf(stderr, "jiesu-intake: intake.partner_bind %s: %s\n", ep, js_strerror(e));
+            free(copy);
+            return 1;
+        }
+    }
+    free(copy);
+    js_sock_start(in->partner, on_partner_request, on_drained, in);
+    js_info("partner endpoint on %s: CURVE, %zu partner key(s) allowed", bind, nkeys);
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -377,6 +511,9 @@ int main(int argc, char **argv) {
     in.c_failed = js_metrics_counter(svc->metrics, "orders_not_stored");
     in.c_forward_dropped = js_metrics_counter(svc->metrics, "forward_dropped");
     in.c_reply_dropped = js_metrics_counter(svc->metrics, "replies_unroutable");
+    in.c_partner_refused = js_metrics_counter(svc->metrics, "partner_refused");
+    in.c_partner_accepted = js_metrics_counter(svc->metrics, "partner_connections");
+    in.c_partner_orders = js_metrics_counter(svc->metrics, "partner_orders");
     in.h_store = js_metrics_hist(svc->metrics, "fcall_us");
     in.h_batch = js_metrics_hist(svc->metrics, "batch_orders");
 
@@ -409,8 +546,10 @@ int main(int argc, char **argv) {
     }
     in.pushq = js_outq_new(in.push, (size_t)js_conf_int(svc->conf, "forward_queue_max"));
     js_sock_start(in.router, on_request, on_drained, &in);
+    if (partner_setup(&in) != 0) return 1;
     svc->on_stop = on_stop;
     svc->on_close = on_close;
+    svc->on_reload = on_reload;
     svc->hook_arg = &in;
     rc = js_svc_run(svc);
     js_pii_destroy(&in.pii);

@@ -139,6 +139,26 @@ const char *intake_check(const Jiesu__V1__Submission *s, const intake_limits_t *
     return NULL;
 }
 
+const char *intake_partner_prepare(Jiesu__V1__Submission *s, const char *partner, char *field, size_t fieldlen,
+                                   char *msg, size_t msglen) {
+    if (s->channel != JIESU__V1__CHANNEL__CHANNEL_UNSPECIFIED && s->channel != JIESU__V1__CHANNEL__CHANNEL_PARTNER)
+        FAIL("bad_request", "submission.channel", "the partner endpoint takes channel partner only");
+    if (*s->partner_id && strcmp(s->partner_id, partner) != 0)
+        FAIL("forbidden", "submission.partner_id", "names '%.64s', but this connection's key is partner '%s'",
+             s->partner_id, partner);
+    if (!*s->partner_order_id)
+        FAIL("bad_request", "submission.partner_order_id", "a partner submission names its own order id");
+    if (!*s->idempotency_key) {
+        if (!s_key_ok(s->partner_order_id))
+            FAIL("bad_request", "submission.partner_order_id",
+                 "use only letters, digits and - _ . : (it is the idempotency key when none is given)");
+        s->idempotency_key = s->partner_order_id;
+    }
+    s->channel = JIESU__V1__CHANNEL__CHANNEL_PARTNER;
+    s->partner_id = (char *)partner;
+    return NULL;
+}
+
 void intake_build_order(js_arena_t *a, const Jiesu__V1__Submission *s, const js_pii_t *pii,
                         const char *id, const char *trace_id, int64_t now_ms, Jiesu__V1__Order *o,
                         uint8_t **sealed, size_t *sealed_len) {

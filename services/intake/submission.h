@@ -25,6 +25,15 @@ void intake_limits_default(intake_limits_t *l);
  * "too_large") with "field: reason" in msg and the field path in field. */
 const char *intake_check(const Jiesu__V1__Submission *s, const intake_limits_t *l, int64_t now_ms,
                          char *field, size_t fieldlen, char *msg, size_t msglen);
+/* A submission that came in on the partner endpoint, from the partner whose
+ * key was authenticated (partner: its id from the allow-list): channel
+ * partner, partner_id = partner (a payload naming another partner is refused:
+ * "forbidden"), and the idempotency key is partner_order_id when none is
+ * given, so a partner's repeat never makes a second order. Returns NULL, or
+ * an error code with field and msg as intake_check; intake_check follows.
+ * s's strings may then point at partner: it must outlive s. */
+const char *intake_partner_prepare(Jiesu__V1__Submission *s, const char *partner, char *field, size_t fieldlen,
+                                   char *msg, size_t msglen);
 /* Fill order (initialised by the caller) from a checked submission: stage
  * received, version 1, contact sealed into *sealed (arena) and masked. The
  * idempotency key stored is namespaced by partner ("partner:key" or "-:key"). */

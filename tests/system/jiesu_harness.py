@@ -344,6 +344,10 @@ class Suite:
             "JIESU_HEARTBEAT_MS": "200",
             "JIESU_SWEEP_MS": "200",
             "JIESU_REDRIVE_MS": "2000",
+            # partner hotlines are off unless a test sets them up (test_partner.py): the
+            # defaults would read keys from var/keys/ and bind :7015
+            "JIESU_INTAKE_PARTNER_BIND": "",
+            "JIESU_PARTNER_PEERS": "",
         })
         e.update(self.extra_env)
         return e

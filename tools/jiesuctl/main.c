@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "cmd_calendar.h"
+#include "cmd_keygen.h"
 #include "cmd_catalog.h"
 #include "cmd_classify.h"
 #include "conf.h"
@@ -511,6 +512,11 @@ static int s_cmd_calendar(ctl_t *c, int argc, char **argv) {
     return cmd_calendar(argc, argv, js_conf_str(c->conf, "calendar-dir"));
 }
 
+static int s_cmd_keygen(ctl_t *c, int argc, char **argv) {
+    JS_UNUSED(c);
+    return cmd_keygen(argc, argv);
+}
+
 /* ---- classify, corrections ---------------------------------------------------- */
 
 static int s_cmd_classify(ctl_t *c, int argc, char **argv) {
@@ -568,6 +574,7 @@ static const struct {
     {"tail", s_cmd_tail, "tail [PREFIX] [--count N] [--from-stream]   events as JSON lines"},
     {"ping", s_cmd_ping, "ping                      health of Redis, the bus and every service"},
     {"calendar", s_cmd_calendar, "calendar ...              working days and due moments (calendar --help)"},
+    {"keygen", s_cmd_keygen, "keygen [--out PREFIX]     a CURVE keypair for the partner endpoints"},
     {"catalog", s_cmd_catalog, "catalog check [FILE...]   check the dispatch catalog, gazetteer, units, profiles"},
     {"units", s_cmd_units, "units [--kind K] [--district D]   the unit registry as JSON"},
     {"classify", s_cmd_classify, "classify ID --topic T --type Y   an operator decides a manual order"},
