@@ -248,8 +248,10 @@ local function timer_ack(keys, args)
         out[#out + 1] = 5
       else
         local okey = 'o:{' .. f[1] .. '}'
-        local g = redis.call('HGET', okey, 'g:' .. f[3] .. '|' .. f[2])
-        if g == false and redis.call('EXISTS', okey) == 0 then
+        -- one read: the order exists (v) and its clock's generation
+        local cur = redis.call('HMGET', okey, 'v', 'g:' .. f[3] .. '|' .. f[2])
+        local g = cur[2]
+        if not cur[1] then
           out[#out + 1] = 4
         elseif g and g ~= f[7] then
           out[#out + 1] = 2

@@ -74,6 +74,8 @@ typedef struct deadline {
     js_arena_t *arena;
     fired_t *fired;
     size_t nfired, capfired;
+    int *step_left;       /* acknowledgements outstanding per step of ACK_STEP timers */
+    size_t nsteps, next_step;
     /* one recompute pass */
     bool recomputing, recompute_again;
     int rc_pending;
@@ -138,6 +140,9 @@ static void round_end(deadline_t *d) {
     free(d->fired);
     d->fired = NULL;
     d->nfired = d->capfired = 0;
+    free(d->step_left);
+    d->step_left = NULL;
+    d->nsteps = d->next_step = 0;
     d->svc.inflight--;
     if (d->svc.stopping) return;
     if (d->full) {
@@ -147,13 +152,15 @@ static void round_end(deadline_t *d) {
     round_start(d); /* sleeps until the earliest pending fire time */
 }
 
-/* Every acknowledgement is in: publish what was recorded, in due order. */
-static void publish_recorded(deadline_t *d) {
-    for (size_t i = 0; i < d->nfired; i++) {
+/* Publish what was recorded of fired[lo, hi), in due order. */
+static void publish_recorded(deadline_t *d, size_t lo, size_t hi) {
+    int64_t now = now_ms(d);
+    for (size_t i = lo; i < hi; i++) {
         fired_t *f = &d->fired[i];
         switch (f->result) {
         case 1:
             js_svc_publish(&d->svc, f->type, f->env, f->env_len);
+            js_hist_record(d->h_lag, (now - f->t.fire_ms) * 1000);
             if (js_timer_is_due(&f->t, NULL, NULL)) (*d->c_overdue)++;
             else (*d->c_warning)++;
             break;
@@ -165,18 +172,27 @@ static void publish_recorded(deadline_t *d) {
     }
 }
 
+/* A round is acknowledged in steps of ACK_STEP timers in due order (one
+ * FCALL per bucket present in the step, all pipelined on the one
+ * connection): each step is published as soon as it is recorded, so the
+ * first events of a large round do not wait for the last acknowledgement,
+ * and the order across buckets holds. */
+#define ACK_STEP 500
+
 typedef struct ack_ctx {
     deadline_t *d;
     int bucket;
+    size_t step;
 } ack_ctx_t;
 
 static void on_acked(js_store_t *st, const redisReply *r, int status, void *arg) {
     JS_UNUSED(st);
     ack_ctx_t *ac = arg;
     deadline_t *d = ac->d;
+    size_t lo = ac->step * ACK_STEP, hi = lo + ACK_STEP < d->nfired ? lo + ACK_STEP : d->nfired;
     if (status == 0 && r && r->type == REDIS_REPLY_ARRAY) {
         size_t k = 0;
-        for (size_t i = 0; i < d->nfired; i++) {
+        for (size_t i = lo; i < hi; i++) {
             fired_t *f = &d->fired[i];
             if (f->bucket != ac->bucket) continue;
             if (k < r->elements && r->element[k]->type == REDIS_REPLY_INTEGER) f->result = (int)r->element[k]->integer;
@@ -186,11 +202,14 @@ static void on_acked(js_store_t *st, const redisReply *r, int status, void *arg)
         js_warn("timer ack bucket %d failed (%s): the claims come back after their lease", ac->bucket,
                 status < 0 ? js_strerror(status) : r && r->type == REDIS_REPLY_ERROR ? r->str : "?");
     }
+    d->step_left[ac->step]--;
     free(ac);
-    if (--d->pending == 0) {
-        publish_recorded(d);
-        round_end(d);
+    while (d->next_step < d->nsteps && d->step_left[d->next_step] == 0) {
+        size_t a = d->next_step * ACK_STEP, b = a + ACK_STEP < d->nfired ? a + ACK_STEP : d->nfired;
+        publish_recorded(d, a, b);
+        d->next_step++;
     }
+    if (--d->pending == 0) round_end(d);
 }
 
 static int cmp_fired(const void *a, const void *b) {
@@ -230,7 +249,6 @@ static void build_event(deadline_t *d, fired_t *f, int64_t now) {
     f->env_len = protobuf_c_message_get_packed_size(&env.base);
     f->env = js_arena_alloc(d->arena, f->env_len);
     protobuf_c_message_pack(&env.base, f->env);
-    js_hist_record(d->h_lag, (now - t->fire_ms) * 1000);
     if (ce.late) (*d->c_late)++;
 }
 
@@ -243,43 +261,52 @@ static void ack_all(deadline_t *d) {
         else d->fired[i].type = "";
     }
     d->pending = 0;
+    d->nsteps = (d->nfired + ACK_STEP - 1) / ACK_STEP;
+    d->next_step = 0;
+    d->step_left = js_calloc(d->nsteps ? d->nsteps : 1, sizeof *d->step_left);
     char maxlen[24], nows[24];
     snprintf(maxlen, sizeof maxlen, "%lld", (long long)d->maxlen);
     snprintf(nows, sizeof nows, "%lld", (long long)now);
-    for (int b = 0; b < d->clk.buckets; b++) {
-        size_t n = 0;
-        for (size_t i = 0; i < d->nfired; i++) n += d->fired[i].bucket == b;
-        if (!n) continue;
-        size_t argc = 6 + 3 * n, k = 0;
-        const char **argv = js_malloc(argc * sizeof *argv);
-        size_t *lens = js_malloc(argc * sizeof *lens);
-        char bs[16];
-        snprintf(bs, sizeof bs, "%d", b);
+    const char **argv = js_malloc((6 + 3 * ACK_STEP) * sizeof *argv);
+    size_t *lens = js_malloc((6 + 3 * ACK_STEP) * sizeof *lens);
+    for (size_t step = 0; step < d->nsteps; step++) {
+        size_t lo = step * ACK_STEP, hi = lo + ACK_STEP < d->nfired ? lo + ACK_STEP : d->nfired;
+        for (int b = 0; b < d->clk.buckets; b++) {
+            size_t k = 0;
+            char bs[16];
+            snprintf(bs, sizeof bs, "%d", b);
 #define ARG(p, l) (argv[k] = (const char *)(p), lens[k] = (l), k++)
 #define ARGS(p) ARG(p, strlen(p))
-        ARGS("FCALL");
-        ARGS("jiesu_timer_ack");
-        ARGS("0");
-        ARGS(bs);
-        ARGS(maxlen);
-        ARGS(nows);
-        for (size_t i = 0; i < d->nfired; i++) {
-            fired_t *f = &d->fired[i];
-            if (f->bucket != b) continue;
-            ARG(f->member, f->member_len);
-            ARGS(f->type);
-            ARG(f->env ? (const char *)f->env : "", f->env_len);
-        }
+            ARGS("FCALL");
+            ARGS("jiesu_timer_ack");
+            ARGS("0");
+            ARGS(bs);
+            ARGS(maxlen);
+            ARGS(nows);
+            for (size_t i = lo; i < hi; i++) {
+                fired_t *f = &d->fired[i];
+                if (f->bucket != b) continue;
+                ARG(f->member, f->member_len);
+                ARGS(f->type);
+                ARG(f->env ? (const char *)f->env : "", f->env_len);
+            }
 #undef ARG
 #undef ARGS
-        ack_ctx_t *ac = js_malloc(sizeof *ac);
-        ac->d = d;
-        ac->bucket = b;
-        if (js_store_commandargv(d->svc.store, on_acked, ac, (int)k, argv, lens) == 0) d->pending++;
-        else free(ac);
-        free(argv);
-        free(lens);
+            if (k == 6) continue;
+            ack_ctx_t *ac = js_malloc(sizeof *ac);
+            ac->d = d;
+            ac->bucket = b;
+            ac->step = step;
+            if (js_store_commandargv(d->svc.store, on_acked, ac, (int)k, argv, lens) == 0) {
+                d->pending++;
+                d->step_left[step]++;
+            } else {
+                free(ac);
+            }
+        }
     }
+    free(argv);
+    free(lens);
     if (d->pending == 0) round_end(d);
 }
 

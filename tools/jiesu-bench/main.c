@@ -479,9 +479,9 @@ static int run_timers(const opts_t *o) {
         argv[k] = "ZADD", lens[k++] = 4;
         argv[k] = key, lens[k] = strlen(key), k++;
         for (int i = 0; i < n; i++) {
-            /* a real member: order id, unit, clock, index, start, due, limit */
-            int ml = snprintf(mem[i], sizeof mem[i], "%.20s%06ld|city-housing|h|0|%lld|%lld|15|1", run, sent + i,
-                              (long long)now, (long long)far);
+            /* a real v2 member (common/timer.h): order, unit, clock, what, fire, due, gen, epoch, limit */
+            int ml = snprintf(mem[i], sizeof mem[i], "%.20s%06ld|city-housing|h|f0.5|%lld|%lld|3|0|15w", run,
+                              sent + i, (long long)far, (long long)far);
             argv[k] = score, lens[k++] = strlen(score);
             argv[k] = mem[i], lens[k++] = (size_t)ml;
         }
@@ -518,6 +518,17 @@ static int run_timers(const opts_t *o) {
         zmq_pollitem_t pi = {sub, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&pi, 1, 200) > 0) live = true;
     }
+    for (long i = 0; i < burst; i++) {
+        char ok[48];
+        snprintf(ok, sizeof ok, "o:{B%.19s%06ld}", run, i); /* hiredis formats only %s and %b of strings */
+        redisAppendCommand(c, "HSET %s v 3", ok);
+        if (i % 1000 == 999 || i == burst - 1)
+            for (long k = i - i % 1000; k <= i; k++) {
+                void *rep;
+                if (redisGetReply(c, &rep) != REDIS_OK) return 1;
+                freeReplyObject(rep);
+            }
+    }
     int64_t due = js_now_ms() + 1500;
     snprintf(score, sizeof score, "%lld", (long long)due);
     for (long sent2 = 0, call2 = 0; sent2 < burst; call2++) {
@@ -526,8 +537,8 @@ static int run_timers(const opts_t *o) {
         argv[k] = "ZADD", lens[k++] = 4;
         argv[k] = key, lens[k] = strlen(key), k++;
         for (int i = 0; i < n; i++) {
-            int ml = snprintf(mem[i], sizeof mem[i], "B%.19s%06ld|city-housing|h|2|%lld|%lld|24|3", run, sent2 + i,
-                              (long long)(due - 86400000), (long long)due);
+            int ml = snprintf(mem[i], sizeof mem[i], "B%.19s%06ld|city-housing|h|due|%lld|%lld|3|0.0|24h", run,
+                              sent2 + i, (long long)due, (long long)due);
             argv[k] = score, lens[k++] = strlen(score);
             argv[k] = mem[i], lens[k++] = (size_t)ml;
         }
@@ -574,6 +585,16 @@ static int run_timers(const opts_t *o) {
     for (int b = 0; b < buckets; b++) {
         redisReply *r = redisCommand(c, "DEL jiesu:tm:{%d}", b);
         freeReplyObject(r);
+    }
+    for (long i = 0; i < burst; i++) {
+        char ok[48];
+        snprintf(ok, sizeof ok, "o:{B%.19s%06ld}", run, i);
+        redisAppendCommand(c, "DEL %s", ok);
+    }
+    for (long i = 0; i < burst; i++) {
+        void *rep;
+        if (redisGetReply(c, &rep) != REDIS_OK) break;
+        freeReplyObject(rep);
     }
     js_hist_destroy(&lag);
     zmq_close(sub);
