@@ -139,7 +139,7 @@ def test_sigterm_while_starting_exits_0(suite, name):
     import subprocess
     from suite import BIN, free_port
     env = suite.env(name)
-    for k in ("JIESU_INTAKE_BIND", "JIESU_CLASSIFIER_BIND", "JIESU_DISPATCHER_BIND"):
+    for k in ("JIESU_INTAKE_BIND", "JIESU_CLASSIFIER_BIND", "JIESU_DISPATCHER_BIND", "JIESU_TIMER_CONTROL"):
         env[k] = f"tcp://127.0.0.1:{free_port()}"  # the suite's own instances hold the usual ones
     for delay in (0.15, 0.3):  # once main runs (before it, nothing can catch a signal)
         p = subprocess.Popen([str(BIN / f"jiesu-{name}")], env=env, cwd=str(BIN.parents[2]),

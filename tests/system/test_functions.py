@@ -91,18 +91,6 @@ def tmember(oid, what="due", fire=100, gen=3, epoch="0.0", unit="u", kind="h"):
     return f"{oid}|{unit}|{kind}|{what}|{fire}|{fire - 1}|{gen}|{epoch}|15w"
 
 
-def tmember(oid, what="due", fire=100, gen=3, epoch="0.0", unit="u", kind="h"):
-    return f"{oid}|{unit}|{kind}|{what}|{fire}|{fire - 1}|{gen}|{epoch}|15w"
-
-
-def tmember(oid, what="due", fire=100, gen=3, epoch="0.0", unit="u", kind="h"):
-    return f"{oid}|{unit}|{kind}|{what}|{fire}|{fire - 1}|{gen}|{epoch}|15w"
-
-
-def tmember(oid, what="due", fire=100, gen=3, epoch="0.0", unit="u", kind="h"):
-    return f"{oid}|{unit}|{kind}|{what}|{fire}|{fire - 1}|{gen}|{epoch}|15w"
-
-
 def test_timer_fires_once_and_comes_back_after_its_lease(r):
     r("HSET", "o:{O}", "v", 3)
     t1, t2, t3 = tmember("O", fire=100), tmember("O", "f0.5", 200, epoch="0"), tmember("O", fire=99999, epoch="0.1")

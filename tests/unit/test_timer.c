@@ -287,6 +287,59 @@ static void test_plan_marks_and_epochs(void **st) {
     assert_int_equal(js_timer_epoch(ev, 3, t0 - 1, a, b), -EINVAL);
 }
 
+/* The calendar's edge cases, as the warnings see them (the due moments
+ * themselves are in test_calendar.c): a receipt on a holiday, National Day
+ * with its worked Saturday and a review paused over the holiday (costs
+ * nothing), New Year across the boundary, Spring Festival 2026, a receipt on
+ * a worked Saturday. */
+static void s_expect(const js_clock_event_t *ev, size_t n, int64_t now, int64_t f5, int64_t f8, int64_t due) {
+    js_timer_t p[JS_TIMER_MAX_PLAN];
+    char err[200];
+    int k = js_timer_plan(&s_conf, "O", 'h', "u", ev, n, 1, now, NULL, 0, p, JS_TIMER_MAX_PLAN, err, sizeof err);
+    assert_int_equal(k, 4);
+    assert_string_equal(p[0].what, "f0.5");
+    assert_int_equal(p[0].fire_ms, f5);
+    assert_string_equal(p[1].what, "f0.8");
+    assert_int_equal(p[1].fire_ms, f8);
+    assert_string_equal(p[2].what, "b4h");
+    assert_int_equal(p[2].fire_ms, due - 4 * H);
+    assert_int_equal(p[3].fire_ms, due + 1);
+    assert_int_equal(p[3].due_ms, due);
+}
+
+static void test_plan_calendar_edges(void **st) {
+    (void)st;
+    js_clock_event_t ev[3];
+#define START(y, mo, d, h, n_) \
+    (js_clock_event_t){.kind = JS_CLOCK_START, .t_ms = js_cal_local_ms(y, mo, d, h, 0, 0), .amount = n_, \
+                       .unit = JS_LIMIT_WORKING_DAYS}
+    /* received on a Spring Festival holiday, 2025-01-29: Feb 5, 6, 7, Sat 8 (worked), Mon 10 */
+    ev[0] = START(2025, 1, 29, 10, 5);
+    s_expect(ev, 1, ev[0].t_ms, js_cal_local_ms(2025, 2, 7, 12, 0, 0), js_cal_local_ms(2025, 2, 9, 0, 0, 0),
+             js_cal_local_ms(2025, 2, 10, 23, 59, 59));
+    /* National Day 2025, the review paused from the receipt day to after the holiday: nothing lost */
+    ev[0] = START(2025, 9, 30, 10, 5);
+    ev[1] = (js_clock_event_t){.kind = JS_CLOCK_PAUSE, .t_ms = js_cal_local_ms(2025, 9, 30, 14, 0, 0)};
+    ev[2] = (js_clock_event_t){.kind = JS_CLOCK_RESUME, .t_ms = js_cal_local_ms(2025, 10, 9, 0, 0, 0)};
+    s_expect(ev, 3, ev[2].t_ms, js_cal_local_ms(2025, 10, 11, 12, 0, 0), js_cal_local_ms(2025, 10, 14, 0, 0, 0),
+             js_cal_local_ms(2025, 10, 14, 23, 59, 59));
+    s_expect(ev, 1, ev[0].t_ms, js_cal_local_ms(2025, 10, 11, 12, 0, 0), js_cal_local_ms(2025, 10, 14, 0, 0, 0),
+             js_cal_local_ms(2025, 10, 14, 23, 59, 59));
+    /* New Year: 2025-12-31, 2wd: Sun 4 Jan (worked), Mon 5 */
+    ev[0] = START(2025, 12, 31, 10, 2);
+    s_expect(ev, 1, ev[0].t_ms, js_cal_local_ms(2026, 1, 5, 0, 0, 0), js_cal_local_ms(2026, 1, 5, 14, 24, 0),
+             js_cal_local_ms(2026, 1, 5, 23, 59, 59));
+    /* Spring Festival 2026: Fri 13, Sat 14 (worked), off 15..23, Tue 24 */
+    ev[0] = START(2026, 2, 12, 10, 3);
+    s_expect(ev, 1, ev[0].t_ms, js_cal_local_ms(2026, 2, 14, 12, 0, 0), js_cal_local_ms(2026, 2, 24, 9, 36, 0),
+             js_cal_local_ms(2026, 2, 24, 23, 59, 59));
+    /* received on a worked Saturday, 2025-10-11: the receipt day does not count */
+    ev[0] = START(2025, 10, 11, 8, 1);
+    s_expect(ev, 1, ev[0].t_ms, js_cal_local_ms(2025, 10, 13, 12, 0, 0), js_cal_local_ms(2025, 10, 13, 19, 12, 0),
+             js_cal_local_ms(2025, 10, 13, 23, 59, 59));
+#undef START
+}
+
 /* Random clocks: the planner agrees with js_clock_eval / js_clock_when, and
  * each moment it gives is where the clock really stands. */
 static uint64_t s_rng = 88172645463325252ull;
@@ -492,6 +545,7 @@ int main(void) {
         cmocka_unit_test(test_plan_working_days),
         cmocka_unit_test(test_plan_states_and_short_limits),
         cmocka_unit_test(test_plan_marks_and_epochs),
+        cmocka_unit_test(test_plan_calendar_edges),
         cmocka_unit_test(test_plan_property),
         cmocka_unit_test(test_stored_clock),
         cmocka_unit_test(test_buckets_spread),
