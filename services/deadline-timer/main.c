@@ -81,6 +81,7 @@ typedef struct deadline {
     int rc_pending;
     Jiesu__V1__TimerControlReply rc_stats;
     ctl_req_t rc_req;     /* the control request to answer when the pass ends */
+    int rc_files;         /* calendar files loaded by that request */
     uint64_t *c_warning, *c_overdue, *c_late, *c_bad, *c_ack_repeat, *c_stale, *c_marked, *c_rounds;
     uint64_t *c_recomputed, *c_conflicts, *c_control;
     js_hist_t *h_lag;
@@ -438,15 +439,18 @@ static void recompute_end(deadline_t *d) {
     d->svc.inflight--;
     js_info("recompute pass: %d orders read, %d stored, %d clocks moved, %d conflicts", d->rc_stats.examined,
             d->rc_stats.orders, d->rc_stats.clocks, d->rc_stats.conflicts);
+    if (d->svc.stopping) return;
+    if (d->recompute_again) { /* the calendar changed during the pass: a pass on it answers */
+        d->recompute_again = false;
+        recompute_start(d);
+        return;
+    }
     if (d->rc_req.active) {
+        d->rc_stats.files = d->rc_files;
         ctl_reply(d, &d->rc_req, &d->rc_stats);
         d->rc_req.active = false;
     }
-    if (d->svc.stopping) return;
-    if (d->recompute_again || d->rc_stats.conflicts > 0) {
-        d->recompute_again = false;
-        uv_timer_start(&d->retry, on_retry, (uint64_t)d->retry_ms, 0);
-    }
+    if (d->rc_stats.conflicts > 0) uv_timer_start(&d->retry, on_retry, (uint64_t)d->retry_ms, 0);
 }
 
 static void rc_done_one(deadline_t *d) {
@@ -773,9 +777,8 @@ static void on_control(js_sock_t *s, const js_frame_t *f, size_t n, void *arg) {
             } else {
                 d->rc_req = q;
                 d->rc_req.active = true;
-                if (d->recomputing) d->recompute_again = true;
-                else recompute_start(d);
-                d->rc_stats.files = files; /* reported with the pass */
+                d->rc_files = files; /* reported with the pass */
+                recompute_start(d);  /* or after the pass under way */
             }
         }
     } else if (env->timer_control->command == JIESU__V1__TIMER_COMMAND__TIMER_COMMAND_CLOCK_OFFSET) {

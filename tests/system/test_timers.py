@@ -332,3 +332,37 @@ def test_time_control_is_refused_unless_allowed(suite):
         d.close(0)
     finally:
         ctx.term()
+
+
+def test_time_control_moves_the_clock_when_allowed():
+    """With timer.allow_time_control a test jumps a week ahead over the control
+    socket: a timer due in 5 days fires at once, one due in 10 days does not."""
+    import zmq
+    s = Suite(services=["bus", "deadline-timer"], extra_env={"JIESU_TIMER_ALLOW_TIME_CONTROL": "true"}).start()
+    ctx = zmq.Context()
+    try:
+        r = s.redis.client()
+        now = int(time.time() * 1000)
+        soon, late = now + 5 * 86400_000, now + 10 * 86400_000
+        arm(r, [(0, soon, member(1, soon)), (0, late, member(2, late))], orders=[oid(1), oid(2)])
+        d = ctx.socket(zmq.DEALER)
+        d.setsockopt(zmq.LINGER, 0)
+        d.connect(s.ep("timer"))
+        env = envelope_pb2.Envelope(id="01JABCDEFGHJKMNPQRSTVWXYZ1", type="jiesu.timer.control", source="test")
+        env.timer_control.command = types_pb2.TIMER_COMMAND_CLOCK_OFFSET
+        env.timer_control.offset_ms = 7 * 86400_000
+        d.send(env.SerializeToString())
+        assert d.poll(10000)
+        rep = envelope_pb2.Envelope.FromString(d.recv_multipart()[-1])
+        assert rep.WhichOneof("payload") == "timer_control_reply", rep
+        assert rep.correlation_id == env.id and rep.timer_control_reply.offset_ms == 7 * 86400_000
+        assert abs(rep.timer_control_reply.now_ms - (now + 7 * 86400_000)) < 60_000
+        counts = wait_for(lambda: (lambda c: c if oid(1) in c else None)(recorded(r)), 20, what="the 5-day timer")
+        time.sleep(0.5)
+        assert set(recorded(r)) == {oid(1)}
+        d.close(0)
+        r.close()
+    finally:
+        ctx.term()
+        codes, problems = s.stop()
+        assert not problems, "\n".join(problems)
