@@ -276,7 +276,8 @@ static void s_take(js_stage_t *s, js_arena_t *a, Jiesu__V1__Order *o, int64_t ve
     snprintf(it->ev, sizeof it->ev, "%lld", (long long)version);
     snprintf(it->ns, sizeof it->ns, "%d", it->res.new_stage);
     snprintf(it->redrive, sizeof it->redrive, "%lld",
-             it->res.redrive ? (long long)(now + s->redrive_ms) : 0LL);
+             !it->res.redrive ? 0LL : it->res.redrive_at_ms > 0 ? (long long)it->res.redrive_at_ms
+                                                                 : (long long)(now + s->redrive_ms));
     snprintf(it->ntimers, sizeof it->ntimers, "%d", it->res.ntimers);
     snprintf(it->nfields, sizeof it->nfields, "%d", it->res.nfields);
     for (int t = 0; t < it->res.ntimers; t++) {

@@ -38,6 +38,7 @@ typedef struct js_stage_result {
     const char *event_type; /* e.g. "jiesu.order.classified" (static) */
     bool forward;           /* send to the next stage's socket */
     bool redrive;           /* the new stage is swept by a service: set its re-drive time */
+    int64_t redrive_at_ms;  /* with redrive: when (0: now + redrive_ms, the lease of a lost hand-off) */
     const char *note;       /* history note, or NULL */
     int ntimers;
     js_timer_arm_t timers[JS_STAGE_MAX_TIMERS];

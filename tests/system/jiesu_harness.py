@@ -294,7 +294,7 @@ class Suite:
     """Chosen services, each on free ports, logs in a temporary directory.
     Use as a context manager or call close(); close() is safe to call twice."""
 
-    ENDPOINTS = ("pub", "sub", "intake", "classifier", "dispatcher", "timer")
+    ENDPOINTS = ("pub", "sub", "intake", "classifier", "dispatcher", "timer", "actions")
 
     def __init__(self, services=SERVICES, aof=True, env=None, redis=True, tmp=None):
         self.dir = Path(tmp) if tmp else Path(tempfile.mkdtemp(prefix="jiesu-test-"))
@@ -338,6 +338,7 @@ class Suite:
             "JIESU_CLASSIFIER_CONNECT": self.ep("classifier"),
             "JIESU_DISPATCHER_BIND": self.ep("dispatcher"),
             "JIESU_DISPATCHER_CONNECT": self.ep("dispatcher"),
+            "JIESU_DISPATCHER_ACTIONS_BIND": self.ep("actions"),
             "JIESU_TIMER_CONTROL": self.ep("timer"),
             "JIESU_PII_KEY_FILE": str(self.dir / "pii.key"),
             "JIESU_INSTANCE": name,

@@ -16,15 +16,17 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "cmd_act.h"
 #include "cmd_calendar.h"
-#include "cmd_keygen.h"
 #include "cmd_catalog.h"
+#include "cmd_keygen.h"
 #include "cmd_classify.h"
 #include "conf.h"
 #include "ctl_json.h"
 #include "ctl_redis.h"
 #include "ctl_submit.h"
 #include "envelope.h"
+#include "fsm.h"
 #include "ids.h"
 #include "jsdefs.h"
 #include "pbjson.h"
@@ -36,15 +38,17 @@ static const js_conf_def_t s_keys[] = {
     {"redis.port", "6390", "Redis server port"},
     {"redis.password", "", "Redis AUTH password (empty: none)"},
     {"intake", "tcp://127.0.0.1:7010", "intake's ROUTER endpoint (submit, ping)"},
+    {"dispatcher", "tcp://127.0.0.1:7020", "the dispatcher's action ROUTER endpoint (act)"},
+    {"act.tries", "3", "act: tries on a timeout or an \"unavailable\" answer, same action id"},
     {"bus", "tcp://127.0.0.1:7002", "the bus endpoint subscribers connect to (tail, ping)"},
     {"timeout-ms", "5000", "longest wait for Redis or for one answer from intake"},
     {"calendar-dir", "config/holidays", "directory of the official holiday calendars (calendar)"},
-    {"timer.control", "tcp://127.0.0.1:7014", "the deadline-timer's control socket (calendar reload)"},
     {"dispatch.catalog", "config/dispatch/catalog.tsv", "the dispatch catalog (catalog check)"},
     {"dispatch.gazetteer", "config/dispatch/gazetteer.tsv", "the gazetteer (catalog check, units)"},
     {"dispatch.units", "config/dispatch/units.tsv", "the unit registry (catalog check, units)"},
     {"dispatch.profile_dir", "config/profiles", "directory of the rule profiles NAME.conf (catalog check)"},
     {"profile", "beijing", "the rule profile checked by catalog check without files"},
+    {"timer.control", "tcp://127.0.0.1:7014", "the deadline-timer's control socket (calendar reload)"},
     {"heartbeat_ms", "1000", "the services' heartbeat period: ping waits twice this for one on the bus"},
     {"submit.tries", "3", "submit: tries on a timeout or an \"unavailable\" answer, same idempotency key"},
     {"submit.backoff_ms", "200", "submit: pause before the second try, doubled before each next one"},
@@ -504,6 +508,82 @@ static int s_cmd_ping(ctl_t *c, int argc, char **argv) {
     return 0;
 }
 
+/* ---- act, fsm ----------------------------------------------------------------- */
+
+static int s_cmd_act(ctl_t *c, int argc, char **argv) {
+    ctl_act_args_t a;
+    char err[512];
+    int rc = ctl_act_parse(argc, argv, &a, stdout, err, sizeof err);
+    if (rc == CTL_ACT_HELP) return 0;
+    if (rc < 0) return s_fail("%s", err);
+    ctl_act_parts_t parts;
+    char source[160], trace[JS_TRACE_LEN + 1], id[JS_ID_LEN + 1];
+    s_source(source, sizeof source);
+    js_trace_new(trace);
+    js_env_t env = JIESU__V1__ENVELOPE__INIT;
+    /* One id for every try: the dispatcher answers a repeat with the first result. */
+    js_env_init(&env, id, "jiesu.action", source, a.order_id, trace);
+    ctl_act_build(&a, &parts, &env);
+    void *s = zmq_socket(c->zctx, ZMQ_DEALER);
+    int zero = 0, one = 1, to = (int)c->timeout_ms;
+    int64_t max = (int64_t)c->max_msg;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one);
+    zmq_setsockopt(s, ZMQ_SNDTIMEO, &to, sizeof to);
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    const char *ep = js_conf_str(c->conf, "dispatcher");
+    if (zmq_connect(s, ep) < 0) {
+        zmq_close(s);
+        return s_fail("act: dispatcher %s: %s", ep, zmq_strerror(zmq_errno()));
+    }
+    int tries = (int)js_conf_int(c->conf, "act.tries");
+    char why[600] = "";
+    int result = -1;
+    for (int t = 0; t < tries && result < 0 && !s_stop; t++) {
+        if (t > 0) usleep(200000u << (t - 1));
+        int src = s_send_env(s, &env);
+        if (src < 0) {
+            snprintf(why, sizeof why, "cannot send to the dispatcher %s: %s", ep,
+                     src == -EAGAIN ? "not connected" : zmq_strerror(-src));
+            continue;
+        }
+        int64_t deadline = js_mono_ms() + c->timeout_ms;
+        for (;;) {
+            js_env_t *reply;
+            if (s_recv_env(c, s, deadline, &reply) < 0) {
+                snprintf(why, sizeof why, "no answer from the dispatcher %s in %lld ms", ep, (long long)c->timeout_ms);
+                break;
+            }
+            char *json = NULL;
+            ctl_act_reply_t k = ctl_act_reply(reply, id, &json, why, sizeof why);
+            js_env_free(reply);
+            if (k == CTL_ACT_OK) {
+                printf("%s\n", json);
+                fflush(stdout);
+                free(json);
+                result = 0;
+            } else if (k == CTL_ACT_REFUSED) {
+                result = 1;
+            }
+            if (k != CTL_ACT_OTHER) break;
+        }
+    }
+    zmq_close(s);
+    if (result == 0) return 0;
+    if (result == 1) return s_fail("%s refused: %s", js_fsm_act_name(a.act), why);
+    return s_fail("act: gave up after %d tries (action id %s; sending it again is safe): %s", tries, id, why);
+}
+
+static int s_cmd_fsm(ctl_t *c, int argc, char **argv) {
+    JS_UNUSED(c);
+    if (argc > 1) {
+        printf("usage: jiesuctl fsm\n  the transition table of an order, one JSON object per row\n");
+        return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 1 : 0;
+    }
+    ctl_fsm_print(stdout);
+    return 0;
+}
+
 /* ---- calendar --------------------------------------------------------------- */
 
 static int s_cmd_calendar(ctl_t *c, int argc, char **argv) {
@@ -571,12 +651,14 @@ static const struct {
 } s_verbs[] = {
     {"submit", s_cmd_submit, "submit --text T [...]     send one submission to intake, print the order id"},
     {"show", s_cmd_show, "show ID                   the order as one JSON object"},
+    {"act", s_cmd_act, "act ID ACTION --as ROLE   a unit's or reviewer's action (act --help)"},
+    {"fsm", s_cmd_fsm, "fsm                       the transition table, one JSON row per line"},
     {"tail", s_cmd_tail, "tail [PREFIX] [--count N] [--from-stream]   events as JSON lines"},
     {"ping", s_cmd_ping, "ping                      health of Redis, the bus and every service"},
     {"calendar", s_cmd_calendar, "calendar ...              working days and due moments (calendar --help)"},
-    {"keygen", s_cmd_keygen, "keygen [--out PREFIX]     a CURVE keypair for the partner endpoints"},
     {"catalog", s_cmd_catalog, "catalog check [FILE...]   check the dispatch catalog, gazetteer, units, profiles"},
     {"units", s_cmd_units, "units [--kind K] [--district D]   the unit registry as JSON"},
+    {"keygen", s_cmd_keygen, "keygen [--out PREFIX]     a CURVE keypair for the partner endpoints"},
     {"classify", s_cmd_classify, "classify ID --topic T --type Y   an operator decides a manual order"},
     {"corrections", s_cmd_corrections, "corrections [--kind topic|type] [--out FILE]   operators' decisions as TSV"},
 };
@@ -619,6 +701,7 @@ int main(int argc, char **argv) {
                     js_conf_check_int(conf, "timeout-ms", 1, 86400000, err, sizeof err) < 0 ||
                     js_conf_check_int(conf, "heartbeat_ms", 1, 3600000, err, sizeof err) < 0 ||
                     js_conf_check_int(conf, "submit.tries", 1, 16, err, sizeof err) < 0 ||
+                    js_conf_check_int(conf, "act.tries", 1, 16, err, sizeof err) < 0 ||
                     js_conf_check_int(conf, "submit.backoff_ms", 0, 60000, err, sizeof err) < 0 ||
                     js_conf_check_int(conf, "max_msg_bytes", 1024, 1 << 30, err, sizeof err) < 0 ||
                     js_conf_check_int(conf, "events.maxlen", 0, INT64_C(1) << 40, err, sizeof err) < 0 ||
