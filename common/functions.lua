@@ -15,6 +15,7 @@
     jiesu:due:STAGE   zset: orders waiting for the service of STAGE, scored by re-drive time (ms)
     jiesu:tm:{B}      zset: pending timers of bucket B, scored by fire time (ms)
     jiesu:tl:{B}      zset: timers claimed and not yet acknowledged, scored by lease end (ms)
+    jiesu:corrections stream: operators' classifications of manual orders (jiesu_classify)
     jiesu:prov        set: ids of orders with a clock counting through an unpublished year
     o:{ID} fields g:KIND|UNIT (a clock's current timer generation) and
     f:KIND|UNIT|WHAT|EPOCH (a fired timer: when): common/timer.h
@@ -25,12 +26,11 @@
     - a stored clock with provisional set (it counts through a year whose
       calendar is not published) SADDs the order id to jiesu:prov, so a
       calendar reload recomputes it (jiesu_recompute).
-    jiesu:corrections stream: operators' classifications of manual orders (jiesu_classify)
 
   Every order of a batch is applied or refused on its own; one call is atomic.
 ]]
 
-local JIESU_LIB_VERSION = 1
+local JIESU_LIB_VERSION = 2
 
 local EVENTS = 'jiesu:events'
 
