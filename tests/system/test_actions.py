@@ -554,3 +554,68 @@ def test_the_redis_function_enforces_the_same_table_as_the_dispatcher(redis_serv
                 checked += 1
     assert checked == 14 * 19 * 8
     r.close()
+
+
+# ---- the clocks reach the deadline-timer -----------------------------------------------------------------------------
+
+def clock_records(r, oid):
+    """(event type, ClockEvent) of the order recorded in the stream."""
+    out = []
+    for _, f in r("XRANGE", "jiesu:events", "-", "+"):
+        x = dict(zip(f[::2], f[1::2]))
+        if x[b"o"].decode() == oid and x[b"t"].startswith(b"jiesu.clock."):
+            out.append((x[b"t"].decode(), decode(x[b"e"]).clock_event))
+    return out
+
+
+def jump(s, ctx, offset_ms):
+    d = ctx.socket(zmq.DEALER)
+    d.setsockopt(zmq.LINGER, 0)
+    d.connect(s.ep("timer"))
+    e = envelope(type="jiesu.timer.control")
+    e.timer_control.command = T.TIMER_COMMAND_CLOCK_OFFSET
+    e.timer_control.offset_ms = offset_ms
+    d.send(e.SerializeToString())
+    assert d.poll(int(10000 * SLOW))
+    rep = decode(d.recv_multipart()[-1])
+    d.close(0)
+    assert rep.WhichOneof("payload") == "timer_control_reply", rep
+
+
+def test_paused_and_stopped_clocks_fire_nothing_and_a_resumed_one_fires_once(make_suite):
+    """Review time does not count, and the deadline-timer knows it: a return
+    pauses the handling clock (its timers go stale), contact stops the response
+    clock; thirty hours later nothing has fired. The refusal resumes the clock
+    from the first receipt: its warnings and overdue fire, each once."""
+    s = make_suite(env=dict(AUTO, JIESU_TIMER_ALLOW_TIME_CONTROL="true"))
+    c = s.client()
+    desk = Desk(s, c)
+    r = s.redis.client()
+    try:
+        oid, o = order_after_dispatch(s, c, WATER)
+        desk.ok(oid, "accept", "unit:util-water")
+        desk.ok(oid, "contact", "unit:util-water")
+        desk.ok(oid, "return", "unit:util-water", reason="属于二次供水", legal_basis="《城市供水条例》第二十二条")
+        ctx = zmq.Context()
+        try:
+            jump(s, ctx, 30 * 3600 * 1000)
+            time.sleep(3 * SLOW)       # several rounds: everything armed before the pause came due and was claimed
+            assert clock_records(r, oid) == []
+            assert not [k for k in r("HKEYS", "o:{%s}" % oid) if k.startswith(b"f:")]
+            desk.ok(oid, "refuse", "reviewer", reason="主管网故障，属供水企业职责")
+            wait_for(lambda: any(t == "jiesu.clock.overdue" for t, _ in clock_records(r, oid)), 20, what="overdue")
+            time.sleep(2 * SLOW)       # and nothing more comes
+            got = clock_records(r, oid)
+            whats = sorted((t, e.what) for t, e in got)
+            assert whats == sorted([("jiesu.clock.overdue", "due"), ("jiesu.clock.warning", "f0.5"),
+                                    ("jiesu.clock.warning", "f0.8"), ("jiesu.clock.warning", "b4h")]), whats
+            assert all(e.clock == T.CLOCK_KIND_HANDLING and e.unit_id == "util-water" and e.late for _, e in got)
+            h = clock(load(r, oid), T.CLOCK_KIND_HANDLING, "util-water")
+            assert all(e.due_ms == h.due_ms for _, e in got)      # the due moment after the review
+            marks = [k for k in r("HKEYS", "o:{%s}" % oid) if k.startswith(b"f:")]
+            assert len(marks) == 4
+        finally:
+            ctx.term()
+    finally:
+        Desk.close_all()
+        r.close()
