@@ -185,14 +185,20 @@ test: deps
 
 # ---- classifier model ------------------------------------------------------
 # The shipped models (config/classifier/topic.model, type.model) are rebuilt
-# from the data in ../shared (not shipped: see docs/CLASSIFIER.md).
+# from the data in ../shared (not shipped: see docs/CLASSIFIER.md), the same
+# bytes for the same data. CORRECTIONS_TOPIC / CORRECTIONS_TYPE: files of
+# `jiesuctl corrections [--kind type]` to train on as well (docs/CLI.md).
 SHARED ?= ../shared
+CORRECTIONS_TOPIC ?=
+CORRECTIONS_TYPE ?=
 model: $(BUILD)/bin/jiesu-train
 	$(BUILD)/bin/jiesu-train --data $(SHARED)/data/tipdm/topics-train.tsv --out config/classifier/topic.model \
-	  --seed 12345 --holdout 0.2 --folds 5 --sample-out tests/data/topics-sample.tsv --sample-n 300
+	  --seed 12345 --holdout 0.2 --folds 5 --mix 0.5 --sample-out tests/data/topics-sample.tsv --sample-n 300 \
+	  $(addprefix --corrections ,$(CORRECTIONS_TOPIC))
 	$(BUILD)/bin/jiesu-train --kind type --weak $(SHARED)/data/tipdm/messages.tsv \
 	  --weak $(SHARED)/data/tipdm/replies.tsv --cues config/classifier/type-cues.tsv \
-	  --exclude tests/data/type-test.tsv --out config/classifier/type.model --seed 12345
+	  --exclude tests/data/type-test.tsv --out config/classifier/type.model --seed 12345 --mix 0.5 \
+	  $(addprefix --corrections ,$(CORRECTIONS_TYPE))
 
 # ---- bench -----------------------------------------------------------------
 bench: deps all

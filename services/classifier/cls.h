@@ -42,6 +42,9 @@ void cls_classify(const cls_engine_t *e, const char *text, size_t len, cls_resul
 /* The answer text of knowledge-base entry id (as named in an ANSWERED reason), or NULL.
  * Valid while the engine lives. */
 const char *cls_engine_kb_answer(const cls_engine_t *e, const char *id);
+/* Override rules.tsv's topic and type thresholds (a value outside 0..1 keeps the file's). Before
+ * sharing the engine. */
+void cls_engine_set_thresholds(cls_engine_t *e, double topic, double type);
 void cls_engine_free(cls_engine_t **ep);
 
 /* jiesu-classifier --evaluate FILE.tsv [--model MODEL]: prints one JSON line; returns exit status. */

@@ -80,6 +80,10 @@ cls_engine_t *cls_engine_load(const char *dir, char *err, size_t errlen) {
     return e;
 }
 
+void cls_engine_set_thresholds(cls_engine_t *e, double topic, double type) {
+    cls_rules_set_thresholds(e->rules, topic, type);
+}
+
 const char *cls_engine_kb_answer(const cls_engine_t *e, const char *id) {
     return cls_kb_answer(e->kb, cls_kb_find(e->kb, id));
 }
@@ -131,6 +135,12 @@ void cls_classify(const cls_engine_t *e, const char *text, size_t len, cls_resul
     snprintf(out->topic, sizeof out->topic, "%s", cls_model_label(e->topic, tc));
     out->type = e->type_of[yc];
     cls_fvec_free(&v);
+    /* a title that names its type ("投诉…", "咨询…") says it better than the model guesses it */
+    int named = cls_rules_named_type(e->rules, norm, nl);
+    if (named) {
+        if (named != out->type || out->type_conf < set->named_conf) out->type_conf = set->named_conf;
+        out->type = named;
+    }
 
     char why[128];
     if (info.invalid) {

@@ -108,16 +108,35 @@ static void s_print_report(FILE *f, const cls_confusion_t *cm, const char (*labe
             threshold, covered, sure_precision, rate);
 }
 
+/* The least threshold whose decisions (conf >= t, rows with use[i] set) reach
+ * precision >= want, keeping the most of them; 2.0 (none) if no threshold does. */
+static double s_fit_threshold(const float *conf, const int *ok, const unsigned char *use, size_t n, double want) {
+    double best_t = 2.0;
+    size_t best_cov = 0;
+    for (size_t j = 0; j < n; j++) { /* each row's confidence is a candidate */
+        if (!use[j]) continue;
+        size_t cov = 0, good = 0;
+        for (size_t i = 0; i < n; i++)
+            if (use[i] && conf[i] >= conf[j]) cov++, good += (size_t)ok[i];
+        if (cov && (double)good >= want * (double)cov && (cov > best_cov || (cov == best_cov && conf[j] < best_t)))
+            best_cov = cov, best_t = conf[j];
+    }
+    return best_t;
+}
+
 int cls_evaluate_main(int argc, char **argv) {
-    const char *file = NULL, *model = DEFAULT_MODEL, *dump = NULL;
-    double threshold = 0;
+    const char *file = NULL, *model = DEFAULT_MODEL, *dump = NULL, *engine_dir = NULL;
+    double threshold = 0, want = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--evaluate") == 0 && i + 1 < argc) file = argv[++i];
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) model = argv[++i];
         else if (strcmp(argv[i], "--threshold") == 0 && i + 1 < argc) threshold = atof(argv[++i]);
         else if (strcmp(argv[i], "--dump") == 0 && i + 1 < argc) dump = argv[++i];
+        else if (strcmp(argv[i], "--target-precision") == 0 && i + 1 < argc) want = atof(argv[++i]);
+        else if (strcmp(argv[i], "--engine") == 0 && i + 1 < argc) engine_dir = argv[++i];
         else {
-            fprintf(stderr, "usage: jiesu-classifier --evaluate FILE.tsv [--model MODEL] [--threshold P] [--dump OUT.tsv]\n");
+            fprintf(stderr, "usage: jiesu-classifier --evaluate FILE.tsv [--model MODEL] [--threshold P] [--dump OUT.tsv]\n"
+                            "         [--target-precision P] [--engine DIR]\n");
             return 2;
         }
     }
@@ -154,14 +173,32 @@ int cls_evaluate_main(int argc, char **argv) {
     cls_fvec_init(&v);
     int *pred = js_malloc(r.n * sizeof *pred);
     float *conf = js_malloc(r.n * sizeof *conf);
+    /* --engine DIR: the whole decision (cls_classify, with its rules) instead of the model alone; the
+     * model (of DIR, or --model) names the classes: topics, or types */
+    cls_engine_t *eng = NULL;
+    if (engine_dir && !(eng = cls_engine_load(engine_dir, err, sizeof err))) {
+        fprintf(stderr, "jiesu-classifier: %s\n", err);
+        return 1;
+    }
+    int is_type = cls_model_class_of(m, "complaint") >= 0;
+    static const char *const tnames[] = {"", "consultation", "help", "complaint", "report", "suggestion"};
     int64_t t0 = js_mono_us();
     for (size_t i = 0; i < r.n; i++) {
+        if (eng) {
+            cls_result_t res;
+            cls_classify(eng, r.text[i], r.len[i], &res);
+            int c = cls_model_class_of(m, is_type ? tnames[res.type >= 1 && res.type <= 5 ? res.type : 0] : res.topic);
+            pred[i] = c >= 0 ? c : 0;
+            conf[i] = c >= 0 ? (is_type ? res.type_conf : res.topic_conf) : 0;
+            continue;
+        }
         size_t need = (r.len[i] < CLS_NORM_MAX_IN ? r.len[i] : CLS_NORM_MAX_IN) + 1;
         if (need > bufcap) buf = js_realloc(buf, bufcap = need);
         size_t l = cls_normalize(norm, r.text[i], r.len[i], buf, bufcap, CLS_NORM_DROP_SPACE, NULL);
         pred[i] = cls_model_predict(m, buf, l, &v, NULL, &conf[i]);
     }
     int64_t us = js_mono_us() - t0;
+    cls_engine_free(&eng);
     /* decisions at or above the threshold are the machine's; the rest would go to an operator */
     cls_confusion_t sure = {.k = k};
     size_t covered = 0;
@@ -173,6 +210,26 @@ int cls_evaluate_main(int argc, char **argv) {
         }
         cm.m[truth][pred[i]]++;
         if (conf[i] >= threshold) sure.m[truth][pred[i]]++, covered++;
+    }
+    if (want > 0 && want <= 1) {
+        /* the threshold an operator would configure for this precision, and an honest
+         * estimate of what it gives: fitted on odd rows, applied to even ones, and back */
+        int *ok = js_malloc(r.n * sizeof *ok);
+        unsigned char *use = js_malloc(r.n);
+        for (size_t i = 0; i < r.n; i++) ok[i] = cls_model_class_of(m, r.label[i]) == pred[i], use[i] = 1;
+        double t_all = s_fit_threshold(conf, ok, use, r.n, want);
+        size_t cov = 0, good = 0;
+        for (int half = 0; half < 2; half++) {
+            for (size_t i = 0; i < r.n; i++) use[i] = (i % 2) != (size_t)half;
+            double t = s_fit_threshold(conf, ok, use, r.n, want);
+            for (size_t i = 0; i < r.n; i++)
+                if (!use[i] && conf[i] >= t) cov++, good += (size_t)ok[i];
+        }
+        fprintf(stderr,
+                "jiesu-classifier: precision >= %.2f: threshold %.4f on all rows; fitted on one half, applied to "
+                "the other: covers %zu of %zu at precision %.4f\n",
+                want, t_all, cov, r.n, cov ? (double)good / (double)cov : 0.0);
+        free(ok), free(use);
     }
     FILE *df = dump ? fopen(dump, "w") : NULL;
     if (dump && !df) fprintf(stderr, "jiesu-classifier: %s: cannot write\n", dump);

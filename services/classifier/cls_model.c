@@ -313,12 +313,6 @@ static void s_train_svm1(cls_model_t *m, const cls_dataset_t *d, const size_t *r
             if (maxpg < 0.01) break; /* converged: the projected gradient is small everywhere */
         }
         bias[c] = (float)b;
-        if (o->beta > 0 && o->beta < 1) { /* NBSVM interpolation: (1 - beta) mean|w| + beta w */
-            double mean = 0;
-            for (size_t f = 0; f < nb; f++) mean += fabs(w[f * k + c]);
-            mean /= (double)nb;
-            for (size_t f = 0; f < nb; f++) w[f * k + c] = (float)((1 - o->beta) * mean + o->beta * w[f * k + c]);
-        }
     }
     if (r) /* fold the ratios into the weights: inference stays one dot product */
         for (size_t f = 0; f < nb * k; f++) w[f] *= r[f];

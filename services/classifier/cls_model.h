@@ -40,7 +40,6 @@ typedef struct cls_train_opts {
     int nb;          /* 1 (default): scale each class's features by their naive Bayes log-count ratio (NBSVM) */
     float mix;       /* > 0: average in a second SVM (the other nb setting, cost mix_c) with this weight */
     float mix_c;     /* its cost (0: c) */
-    float beta;      /* 0 < beta < 1: NBSVM interpolation towards naive Bayes, w = (1-beta) mean|w| + beta w (0: off) */
 } cls_train_opts_t;
 
 typedef struct cls_dataset {
@@ -74,6 +73,7 @@ void cls_model_features(const cls_model_t *m, const char *norm, size_t len, cls_
 int cls_model_same_features(const cls_model_t *a, const cls_model_t *b);
 void cls_model_set_temperature(cls_model_t *m, float t);
 float cls_model_temperature(const cls_model_t *m);
+
 /* Fit the temperature minimising the log loss of scores z[n][k] against y. */
 float cls_fit_temperature(const float *z, const int *y, size_t n, int k);
 /* Store the weights in qbits (8 or 16) instead of floats. */

@@ -39,8 +39,13 @@ typedef struct kw {
     uint32_t first;
 } kw_t;
 
+#define MAX_NAMED 32 /* words that name a type */
+
 struct cls_rules {
     cls_settings_t set;
+    size_t nnamed;
+    char named[MAX_NAMED][32]; /* normalised */
+    int named_type[MAX_NAMED]; /* jiesu.v1.OrderType */
     size_t nrules, nkw;
     rule_t *rule;
     kw_t *kw;
@@ -132,6 +137,8 @@ static int s_set(cls_settings_t *s, const char *name, const char *value) {
     else if (strcmp(name, "type_threshold") == 0 && v >= 0 && v <= 1) s->type_threshold = (float)v;
     else if (strcmp(name, "kb_threshold") == 0 && v > 0 && v <= 1) s->kb_threshold = (float)v;
     else if (strcmp(name, "min_cjk") == 0 && v >= 0 && v <= 1000) s->min_cjk = (int)v;
+    else if (strcmp(name, "named_chars") == 0 && v >= 0 && v <= 200) s->named_chars = (int)v;
+    else if (strcmp(name, "named_conf") == 0 && v >= 0 && v <= 1) s->named_conf = (float)v;
     else return -1;
     return 0;
 }
@@ -143,7 +150,8 @@ cls_rules_t *cls_rules_load(const char *path, const cls_norm_t *n, char *err, si
         return NULL;
     }
     cls_rules_t *r = js_calloc(1, sizeof *r);
-    r->set = (cls_settings_t){.threshold = 0.40f, .type_threshold = 0.30f, .kb_threshold = 0.60f, .min_cjk = 2};
+    r->set = (cls_settings_t){.threshold = 0.40f, .type_threshold = 0.30f, .kb_threshold = 0.60f, .min_cjk = 2,
+                              .named_chars = 24, .named_conf = 0.95f};
     r->rule = js_calloc(MAX_RULES, sizeof *r->rule);
     r->kw = js_calloc(MAX_KW, sizeof *r->kw);
     char *line = NULL, why[160] = "";
@@ -163,6 +171,27 @@ cls_rules_t *cls_rules_load(const char *path, const cls_norm_t *n, char *err, si
         }
         if (strcmp(col[0], "set") == 0) {
             if (nc != 3 || s_set(&r->set, col[1], col[2]) < 0) snprintf(why, sizeof why, "bad setting");
+            continue;
+        }
+        if (strcmp(col[0], "named") == 0) { /* named<TAB>type<TAB>word,word,... */
+            static const char *const types[] = {"", "consultation", "help", "complaint", "report", "suggestion"};
+            int t = 0;
+            for (int i = 1; nc == 3 && i <= 5; i++)
+                if (strcmp(col[1], types[i]) == 0) t = i;
+            if (!t) {
+                snprintf(why, sizeof why, "want named<TAB>consultation|help|complaint|report|suggestion<TAB>words");
+                break;
+            }
+            size_t before = r->nnamed;
+            for (char *save = NULL, *w = strtok_r(col[2], ",", &save); w && !why[0]; w = strtok_r(NULL, ",", &save)) {
+                if (r->nnamed >= MAX_NAMED) snprintf(why, sizeof why, "too many named words");
+                else if (cls_normalize(n, w, strlen(w), r->named[r->nnamed], sizeof r->named[0], CLS_NORM_DROP_SPACE,
+                                       NULL) == 0)
+                    snprintf(why, sizeof why, "empty or too long named word");
+                else r->named_type[r->nnamed++] = t;
+            }
+            if (!why[0] && r->nnamed == before) snprintf(why, sizeof why, "named line without words");
+            if (why[0]) break;
             continue;
         }
         if (nc != 6) {
@@ -217,6 +246,11 @@ cls_rules_t *cls_rules_load(const char *path, const cls_norm_t *n, char *err, si
     return r;
 }
 
+void cls_rules_set_thresholds(cls_rules_t *r, double topic, double type) {
+    if (topic >= 0 && topic <= 1) r->set.threshold = (float)topic;
+    if (type >= 0 && type <= 1) r->set.type_threshold = (float)type;
+}
+
 const cls_settings_t *cls_rules_settings(const cls_rules_t *r) {
     return &r->set;
 }
@@ -267,6 +301,22 @@ void cls_rules_apply(const cls_rules_t *r, const char *norm, size_t len, cls_rul
         }
         if (ru->urgency > hit->urgency) hit->urgency = ru->urgency, hit->urgency_id = ru->id;
     }
+}
+
+int cls_rules_named_type(const cls_rules_t *r, const char *norm, size_t len) {
+    /* the start of the text is the title: find where its first named_chars characters end */
+    size_t end = 0;
+    for (int c = 0; end < len && c < r->set.named_chars; c++) {
+        end++;
+        while (end < len && ((unsigned char)norm[end] & 0xC0) == 0x80) end++;
+    }
+    const char *best = NULL;
+    int type = 0;
+    for (size_t i = 0; i < r->nnamed; i++) {
+        const char *p = memmem(norm, end, r->named[i], strlen(r->named[i]));
+        if (p && (!best || p < best)) best = p, type = r->named_type[i];
+    }
+    return type;
 }
 
 void cls_rules_free(cls_rules_t **rp) {

@@ -14,6 +14,8 @@ static const js_conf_def_t classifier_keys[] = {
     {"classifier.bind", "tcp://127.0.0.1:7011", "PULL endpoint(s) for received orders"},
     {"dispatcher.connect", "tcp://127.0.0.1:7012", "dispatcher PULL endpoint(s), comma-separated"},
     {"classifier.model_dir", "config/classifier", "model, rules and knowledge base"},
+    {"classifier.threshold", "-1", "topic probability below which an order goes to the manual queue (-1: rules.tsv's)"},
+    {"classifier.type_threshold", "-1", "type probability below which an order goes to the manual queue (-1: rules.tsv's)"},
     {NULL, NULL, NULL},
 };
 
@@ -116,6 +118,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "jiesu-classifier: classifier.model_dir: %s\n", err);
         return 1;
     }
+    double tt = js_conf_double(svc->conf, "classifier.threshold"), yt = js_conf_double(svc->conf, "classifier.type_threshold");
+    if (tt > 1 || yt > 1) {
+        fprintf(stderr, "jiesu-classifier: classifier.threshold and classifier.type_threshold are probabilities (0..1, or -1)\n");
+        cls_engine_free(&c.engine);
+        return 1;
+    }
+    cls_engine_set_thresholds(c.engine, tt, yt);
     for (int i = 0; i < 16; i++) {
         char name[48];
         snprintf(name, sizeof name, "disposition_%d", i);

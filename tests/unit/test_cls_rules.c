@@ -122,6 +122,43 @@ static void test_settings(void **state) {
     assert_true(s->min_cjk >= 1);
 }
 
+static cls_rules_t *s_load_text(const char *body, char *err, size_t errlen);
+
+static int s_named(const cls_rules_t *r, const char *text) {
+    char norm[4096];
+    size_t l = cls_normalize(s_norm, text, strlen(text), norm, sizeof norm, CLS_NORM_DROP_SPACE, NULL);
+    return cls_rules_named_type(r, norm, l);
+}
+
+/* The shipped words that name a type, in real-looking titles, and where they do not count. */
+static void test_named_types(void **state) {
+    (void)state;
+    assert_int_equal(s_named(s_rules, "咨询A市居住证办理事宜 请问居住证可以办理几年的"), 1);
+    assert_int_equal(s_named(s_rules, "请问A7县时中路何时拉通至龟山路？ 每天经过"), 1);
+    assert_int_equal(s_named(s_rules, "A2区余易贷受害人求助 领导你好"), 2);
+    assert_int_equal(s_named(s_rules, "投诉L市职业技术学院强行要求学生去顶岗实习"), 3);
+    assert_int_equal(s_named(s_rules, "實名舉報A市某物業侵吞公共收入"), 4); /* traditional, normalised first */
+    assert_int_equal(s_named(s_rules, "检举A5区井圭路小学违规考编"), 4);
+    assert_int_equal(s_named(s_rules, "强烈呼吁在A3区云栖路修个地铁站口"), 5);
+    assert_int_equal(s_named(s_rules, "关于A市住房贷款商转公问题的建议 目前"), 5);
+    /* the earliest word decides: a complaint that suggests something */
+    assert_int_equal(s_named(s_rules, "投诉物业乱收费，建议相关部门查处"), 3);
+    /* none in the title: the content's words do not count */
+    assert_int_equal(s_named(s_rules, "A3区含浦镇马路卫生很差，泥泞不堪，居民出行十分困难，我们多次向社区反映，建议修路"), 0);
+    assert_int_equal(s_named(s_rules, "A市205路公交车经常不按时发车"), 0);
+    assert_int_equal(s_named(s_rules, ""), 0);
+    /* a word cut by the end of the title window is not found */
+    cls_rules_t *r = s_load_text("set\tnamed_chars\t3\nnamed\thelp\t求助\n", (char[256]){0}, 256);
+    assert_non_null(r);
+    assert_int_equal(s_named(r, "我求助"), 2);
+    assert_int_equal(s_named(r, "我要求助"), 0);
+    assert_int_equal(s_named(r, "求助"), 2);
+    assert_true(cls_rules_settings(r)->named_conf == 0.95f); /* the default */
+    cls_rules_free(&r);
+    const cls_settings_t *s = cls_rules_settings(s_rules);
+    assert_true(s->named_chars >= 10 && s->named_conf > s->type_threshold);
+}
+
 static cls_rules_t *s_load_text(const char *body, char *err, size_t errlen) {
     char path[] = "/tmp/test_cls_rules_XXXXXX";
     int fd = mkstemp(path);
@@ -171,6 +208,9 @@ static void test_format(void **state) {
         "x\tunlawful\t-\ta\t-\tr\nx\tunlawful\t-\tb\t-\tr\n", /* duplicate id */
         "set\tthreshold\t1.5\n",                     /* out of range */
         "set\tcolour\tblue\n",                       /* unknown setting */
+        "named\tpraise\t表扬\n",                     /* unknown type */
+        "named\thelp\n",                             /* no words */
+        "named\thelp\t,\n",                          /* empty words only: none kept */
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = 0;
@@ -214,6 +254,7 @@ int main(void) {
         cmocka_unit_test(test_every_rule_fires), cmocka_unit_test(test_look_alikes_stay_quiet),
         cmocka_unit_test(test_traditional_and_fullwidth_text), cmocka_unit_test(test_settings),
         cmocka_unit_test(test_format),           cmocka_unit_test(test_kb),
+        cmocka_unit_test(test_named_types),
     };
     return cmocka_run_group_tests_name("cls_rules", tests, setup, teardown);
 }

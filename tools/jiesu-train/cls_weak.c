@@ -11,11 +11,17 @@
 
 static const char *const s_types[] = {"consultation", "help", "complaint", "report", "suggestion"};
 
+enum { S_SUBJECT, S_CONTENT, S_REPLY }; /* where a cue is looked for */
+
 struct cls_weak {
     size_t n;
     char *cue[MAX_CUES];
     int type[MAX_CUES];
+    int where[MAX_CUES];
 };
+
+#define S_CONTENT_LOOK 240 /* bytes of the detail searched for content cues: where people say what they want */
+#define S_REPLY_LOOK 180   /* bytes of the official reply searched: its opening names the request */
 
 void cls_weak_classes(cls_dataset_t *d) {
     for (size_t i = 0; i < sizeof s_types / sizeof *s_types; i++) cls_data_class(d, s_types[i], 1);
@@ -41,37 +47,54 @@ cls_weak_t *cls_weak_load(const char *cues, char *err, size_t errlen) {
         lineno++;
         line[strcspn(line, "\r\n")] = '\0';
         if (!line[0] || line[0] == '#') continue;
-        char *tab = strchr(line, '\t');
-        int t = -1;
+        char *tab = strchr(line, '\t'), *name = line;
+        int t = -1, where = S_SUBJECT;
+        if (!strncmp(name, "content:", 8)) where = S_CONTENT, name += 8;
+        else if (!strncmp(name, "reply:", 6)) where = S_REPLY, name += 6;
         if (tab) {
             *tab = '\0';
             for (int i = 0; i < 5; i++)
-                if (strcmp(line, s_types[i]) == 0) t = i;
+                if (strcmp(name, s_types[i]) == 0) t = i;
         }
         if (t < 0) {
-            snprintf(err, errlen, "%s:%d: want type<TAB>cue,cue,... with a known type", cues, lineno);
+            snprintf(err, errlen, "%s:%d: want [content:|reply:]type<TAB>cue,cue,... with a known type", cues, lineno);
             fclose(f);
             cls_weak_free(&w);
             return NULL;
         }
         for (char *save = NULL, *c = strtok_r(tab + 1, ",", &save); c; c = strtok_r(NULL, ",", &save))
-            if (*c && w->n < MAX_CUES) w->cue[w->n] = js_strdup(c), w->type[w->n++] = t;
+            if (*c && w->n < MAX_CUES) w->cue[w->n] = js_strdup(c), w->where[w->n] = where, w->type[w->n++] = t;
     }
     fclose(f);
     return w;
 }
 
-/* The earliest cue of a subject (the longest there), or -1. */
-static int s_first_cue(const cls_weak_t *w, const char *subject, const char **at) {
+/* The earliest cue of a text (the longest there) among those looked for in `where`, or -1. */
+static int s_first_cue_in(const cls_weak_t *w, int where, const char *subject, const char **at) {
     const char *best = NULL;
     int bi = -1;
     for (size_t i = 0; i < w->n; i++) {
+        if (w->where[i] != where) continue;
         const char *p = strstr(subject, w->cue[i]);
         if (p && (!best || p < best || (p == best && strlen(w->cue[i]) > strlen(w->cue[bi]))))
             best = p, bi = (int)i;
     }
     if (at) *at = best;
     return bi;
+}
+
+static int s_first_cue(const cls_weak_t *w, const char *subject, const char **at) {
+    return s_first_cue_in(w, S_SUBJECT, subject, at);
+}
+
+/* The label a detail or a reply gives (cues looked for in its first `look` bytes), or -1. */
+static int s_cue_near_start(const cls_weak_t *w, int where, const cls_norm_t *n, const char *text, size_t look) {
+    char buf[1024];
+    size_t l = strlen(text);
+    if (l > look) l = look;
+    cls_normalize(n, text, l, buf, sizeof buf, CLS_NORM_DROP_SPACE, NULL);
+    int i = s_first_cue_in(w, where, buf, NULL);
+    return i < 0 ? -1 : w->type[i];
 }
 
 const char *cls_weak_label(const cls_weak_t *w, const char *subject) {
@@ -108,6 +131,17 @@ long cls_weak_label_file(const cls_weak_t *w, const char *raw, const cls_norm_t 
         col[4][strcspn(col[4], "\r\n")] = '\0';
         size_t sl = cls_normalize(n, col[2], strlen(col[2]), subj, sizeof subj, CLS_NORM_DROP_SPACE, NULL);
         const char *label = cls_weak_label(w, subj);
+        int from_subject = label != NULL;
+        /* a subject without a cue: the official reply's opening ("您咨询的…"), then the
+         * detail's opening ("我要举报…") may still name the type */
+        if (!label && nc >= 6) {
+            int t = s_cue_near_start(w, S_REPLY, n, col[5], S_REPLY_LOOK);
+            if (t >= 0) label = s_types[t];
+        }
+        if (!label) {
+            int t = s_cue_near_start(w, S_CONTENT, n, col[4], S_CONTENT_LOOK);
+            if (t >= 0) label = s_types[t];
+        }
         if (!label) continue;
         int skip = 0;
         for (size_t i = 0; exclude && i < exclude->n && !skip; i++)
@@ -120,6 +154,7 @@ long cls_weak_label_file(const cls_weak_t *w, const char *raw, const cls_norm_t 
         cls_data_add(d, label, text, strlen(text), n);
         free(text);
         rows++;
+        if (!from_subject) continue; /* its subject has no cue to cut out */
         /* and once more with every cue of the subject cut out: most orders do not name
          * their type, and the model must learn what else shows it */
         char masked[4096];

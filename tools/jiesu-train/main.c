@@ -4,13 +4,14 @@
  *               [--seed N] [--holdout FRAC] [--folds N]
  *               [--sample-out FILE --sample-n N] [--exclude FILE.tsv]
  *               [--weak RAW.tsv --cues TYPES.tsv] [--corrections FILE.tsv ... [--correction-weight W]]
- *               [--bits B] [--ngrams MIN-MAX] [--head N] [--epochs E] [--c X] [--qbits 8|16]
- *               [--logreg [--lr X] [--l2 X]] [--no-idf] [--no-nb] [--no-balance]
+ *               [--bits B] [--ngrams MIN-MAX] [--head N] [--epochs E] [--c X] [--mix W [--mix-c X]]
+ *               [--qbits 8|16] [--logreg [--lr X] [--l2 X]] [--no-idf] [--no-nb] [--no-balance]
  *
  * The defaults are the shipped topic model's (cls_train_defaults): a
  * one-vs-rest linear SVM over hashed character 1-2-grams with the title's
  * n-grams counted again, idf, NB log-count ratios and balanced class costs;
- * --logreg trains multinomial logistic regression by AdaGrad instead.
+ * --logreg trains multinomial logistic regression by AdaGrad instead; --mix W
+ * averages in a second SVM with the other NB setting (weight W, cost --mix-c).
  * With --holdout, a stratified fraction is set aside first: it never reaches
  * training, is scored at the end (and --sample-out writes n of its rows, for
  * tests/data). The rest is scored by k-fold cross-validation, whose
@@ -71,93 +72,6 @@ static void s_score(const cls_model_t *m, const cls_dataset_t *d, const size_t *
     cls_fvec_free(&v);
 }
 
-/* Unlabelled texts for self-training: the subject and detail (columns 3
- * and 5) of each row of a raw message file, normalised, into u (class "?"). */
-static long s_load_unlabelled(cls_dataset_t *u, const char *path, const cls_norm_t *n, const cls_dataset_t *exclude,
-                              char *err, size_t errlen) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    long rows = 0, lineno = 0;
-    while (getline(&line, &cap, f) >= 0) {
-        if (++lineno == 1) continue; /* header */
-        char *col[5] = {0}, *p = line;
-        int nc = 0;
-        for (; nc < 5 && p; nc++) {
-            col[nc] = p;
-            p = strchr(p, '\t');
-            if (p) *p++ = '\0';
-        }
-        if (nc < 5) continue;
-        col[4][strcspn(col[4], "\r\n")] = '\0';
-        /* a text of the test set (--exclude) is not learnt from, not even unlabelled */
-        char subj[4096];
-        size_t sl = cls_normalize(n, col[2], strlen(col[2]), subj, sizeof subj, CLS_NORM_DROP_SPACE, NULL);
-        int skip = 0;
-        for (size_t i = 0; exclude && i < exclude->n && !skip; i++)
-            skip = sl > 0 && strncmp(exclude->text[i], subj, sl) == 0;
-        if (skip) continue;
-        size_t tl = strlen(col[2]) + strlen(col[4]) + 2;
-        char *text = js_malloc(tl);
-        snprintf(text, tl, "%s %s", col[2], col[4]);
-        cls_data_add(u, "?", text, strlen(text), n);
-        free(text);
-        rows++;
-    }
-    free(line);
-    fclose(f);
-    return rows;
-}
-
-typedef struct pseudo {
-    const cls_dataset_t *u; /* unlabelled texts, or NULL */
-    float p;                /* least probability of a pseudo-label */
-    float w;                /* its row weight */
-} pseudo_t;
-
-/* Train on rows of d; with unlabelled texts, self-train once: the texts the
- * first model labels with probability >= p (softmax at temperature 0.25, about
- * what the fitted one comes to) join the rows with weight w, and a second
- * model is trained on both. Only the rows given reach either model, so the
- * cross-validation stays honest. */
-static cls_model_t *s_train(const cls_dataset_t *d, const size_t *rows, size_t n, const cls_train_opts_t *o,
-                            const pseudo_t *ps, size_t *added) {
-    cls_model_t *m = cls_model_train(d, rows, n, o);
-    if (added) *added = 0;
-    if (!ps->u || !ps->u->n) return m;
-    cls_model_set_temperature(m, 0.25f);
-    cls_dataset_t aug = *d;
-    size_t cap = n + ps->u->n;
-    aug.text = js_malloc(cap * sizeof *aug.text);
-    aug.y = js_malloc(cap * sizeof *aug.y);
-    aug.wt = js_malloc(cap * sizeof *aug.wt);
-    aug.n = 0;
-    for (size_t i = 0; i < n; i++, aug.n++) {
-        aug.text[aug.n] = d->text[rows[i]], aug.y[aug.n] = d->y[rows[i]];
-        aug.wt[aug.n] = d->wt ? d->wt[rows[i]] : 1.0f;
-    }
-    cls_fvec_t v;
-    cls_fvec_init(&v);
-    for (size_t i = 0; i < ps->u->n; i++) {
-        float conf;
-        const char *t = ps->u->text[i];
-        int c = cls_model_predict(m, t, strlen(t), &v, NULL, &conf);
-        if (conf < ps->p) continue;
-        aug.text[aug.n] = ps->u->text[i], aug.y[aug.n] = c, aug.wt[aug.n] = ps->w;
-        aug.n++;
-    }
-    cls_fvec_free(&v);
-    if (added) *added = aug.n - n;
-    cls_model_free(&m);
-    m = cls_model_train(&aug, NULL, 0, o);
-    free(aug.text), free(aug.y), free(aug.wt);
-    return m;
-}
-
 static int s_write_sample(const char *path, const cls_dataset_t *d, const size_t *rows, size_t n, size_t want,
                           uint64_t seed) {
     size_t *pick = js_malloc((n ? n : 1) * sizeof *pick);
@@ -181,9 +95,8 @@ static int s_write_sample(const char *path, const cls_dataset_t *d, const size_t
 
 int main(int argc, char **argv) {
     const char *data[MAX_DATA], *out = NULL, *kind = "topic", *sample_out = NULL, *exclude = NULL, *cues = NULL;
-    const char *weak[MAX_DATA], *corr[MAX_DATA], *unl[MAX_DATA];
-    int ndata = 0, nweak = 0, ncorr = 0, nunl = 0, folds = 5;
-    pseudo_t ps = {.u = NULL, .p = 0.9f, .w = 0.5f};
+    const char *weak[MAX_DATA], *corr[MAX_DATA];
+    int ndata = 0, nweak = 0, ncorr = 0, folds = 5;
     double corr_w = 3.0;
     size_t sample_n = 300;
     double holdout = 0;
@@ -200,15 +113,14 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--no-idf") == 0) o.idf = 0, takes = 0;
         else if (strcmp(a, "--no-nb") == 0) o.nb = 0, takes = 0;
         else if (strcmp(a, "--no-balance") == 0) o.balance = 0, takes = 0;
+
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) return s_usage(), 0;
         else if (!v) return s_usage(), 2;
         else if (strcmp(a, "--data") == 0 && ndata < MAX_DATA) data[ndata++] = v;
         else if (strcmp(a, "--weak") == 0 && nweak < MAX_DATA) weak[nweak++] = v;
         else if (strcmp(a, "--corrections") == 0 && ncorr < MAX_DATA) corr[ncorr++] = v;
         else if (strcmp(a, "--correction-weight") == 0) corr_w = atof(v);
-        else if (strcmp(a, "--unlabelled") == 0 && nunl < MAX_DATA) unl[nunl++] = v;
-        else if (strcmp(a, "--pseudo-p") == 0) ps.p = (float)atof(v);
-        else if (strcmp(a, "--pseudo-weight") == 0) ps.w = (float)atof(v);
+
         else if (strcmp(a, "--out") == 0) out = v;
         else if (strcmp(a, "--kind") == 0) kind = v;
         else if (strcmp(a, "--seed") == 0) o.seed = strtoull(v, NULL, 10);
@@ -230,7 +142,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--c") == 0) o.c = (float)atof(v);
         else if (strcmp(a, "--mix") == 0) o.mix = (float)atof(v);
         else if (strcmp(a, "--mix-c") == 0) o.mix_c = (float)atof(v);
-        else if (strcmp(a, "--beta") == 0) o.beta = (float)atof(v);
+
         else return s_usage(), 2;
         i += takes;
     }
@@ -299,22 +211,6 @@ int main(int argc, char **argv) {
         cls_data_free(&cd);
     }
     size_t nc = d.n - n0;
-    cls_dataset_t u = {0};
-    for (int i = 0; i < nunl; i++) {
-        cls_dataset_t ex = {0};
-        if (exclude && cls_data_load(&ex, exclude, norm, err, sizeof err) < 0) {
-            fprintf(stderr, "jiesu-train: %s\n", err);
-            return 1;
-        }
-        long r = s_load_unlabelled(&u, unl[i], norm, &ex, err, sizeof err);
-        cls_data_free(&ex);
-        if (r < 0) {
-            fprintf(stderr, "jiesu-train: %s\n", err);
-            return 1;
-        }
-        fprintf(stderr, "jiesu-train: %s: %ld unlabelled texts for self-training\n", unl[i], r);
-    }
-    if (u.n) ps.u = &u;
     cls_norm_destroy(&norm);
     if (n0 < (size_t)folds * 2 || d.k < 2) {
         fprintf(stderr, "jiesu-train: too few rows (%zu) or classes (%d)\n", n0, d.k);
@@ -366,9 +262,7 @@ int main(int argc, char **argv) {
         for (size_t i = nr; i < nr + nc; i++) tr[ntr++] = i; /* corrections train every fold */
         cls_train_opts_t fo = o;
         fo.qbits = 0; /* temperature is fitted on the same scores the saved model gives, near enough */
-        size_t np = 0;
-        cls_model_t *m = s_train(&sub, tr, ntr, &fo, &ps, &np);
-        if (ps.u) fprintf(stderr, "jiesu-train: fold %d/%d: %zu pseudo-labelled texts\n", f + 1, folds, np);
+        cls_model_t *m = cls_model_train(&sub, tr, ntr, &fo);
         cls_confusion_t one = {.k = d.k};
         s_score(m, &sub, te, nte, &one, z + nz * (size_t)d.k);
         for (size_t i = 0; i < nte; i++) zy[nz + i] = sub.y[te[i]];
@@ -392,8 +286,7 @@ int main(int argc, char **argv) {
     size_t *all = js_malloc((nr + nc) * sizeof *all);
     memcpy(all, rest, nr * sizeof *all);
     for (size_t i = 0; i < nc; i++) all[nr + i] = n0 + i;
-    size_t npseudo = 0;
-    cls_model_t *m = s_train(&d, all, nr + nc, &o, &ps, &npseudo);
+    cls_model_t *m = cls_model_train(&d, all, nr + nc, &o);
     free(all);
     cls_model_set_temperature(m, temp);
     int rc = 0;
@@ -410,12 +303,11 @@ int main(int argc, char **argv) {
     if (e < 0) fprintf(stderr, "jiesu-train: %s: %s\n", out, strerror(-e)), rc = e;
     printf("{\"kind\":\"%s\",\"rows\":%zu,\"classes\":%d,\"folds\":%d,\"cv_macro_f1\":%.4f,\"cv_accuracy\":%.4f,"
            "\"holdout_rows\":%zu,\"holdout_macro_f1\":%.4f,\"holdout_accuracy\":%.4f,\"temperature\":%.3f,"
-           "\"model_bytes\":%zu,\"corrections\":%zu,\"pseudo_labelled\":%zu,\"seed\":%llu}\n",
+           "\"model_bytes\":%zu,\"corrections\":%zu,\"seed\":%llu}\n",
            kind, nr, d.k, folds, cls_macro_f1(&cv), cls_accuracy(&cv), nh, hf1, hacc, temp, cls_model_bytes(m),
-           nc, npseudo, (unsigned long long)o.seed);
+           nc, (unsigned long long)o.seed);
     cls_model_free(&m);
     free(tr), free(te), free(z), free(zy), free(fold), free(hold), free(rest), free(sub.text), free(sub.y), free(sub.wt);
     cls_data_free(&d);
-    cls_data_free(&u);
     return rc < 0 ? 1 : 0;
 }
