@@ -147,11 +147,14 @@ jiesu is running (redis and ${#STARTED[@]} of ${#SERVICES[@]} services).
   redis      127.0.0.1:$PORT, AOF in $VAR/redis
   intake     ${JIESU_INTAKE_BIND:-tcp://127.0.0.1:7010} (submissions), ${JIESU_INTAKE_PARTNER_BIND-tcp://127.0.0.1:7015} (partner hotlines, CURVE)
   bus        publish ${JIESU_BUS_FRONTEND:-tcp://127.0.0.1:7001}, subscribe ${JIESU_BUS_BACKEND:-tcp://127.0.0.1:7002}
+  actions    ${JIESU_DISPATCHER_ACTIONS_BIND:-tcp://127.0.0.1:7020} (units and reviewers: jiesuctl act)
+  timer      ${JIESU_TIMER_CONTROL:-tcp://127.0.0.1:7014} (control: jiesuctl calendar reload)
   logs       $VAR/log/<service>.log, one JSON object per line
 try:
   build/bin/jiesuctl ping
   build/bin/jiesuctl submit --text "小区东门的下水道堵了，污水漫到路面" --contact 13800000000 --channel web
   build/bin/jiesuctl show ORDER-ID
+  build/bin/jiesuctl act ORDER-ID accept --as unit:UNIT-ID     (the unit from show's assignments)
   build/bin/jiesuctl tail jiesu.order.
 EOF
     [ "$PORT" != 6390 ] && echo "  (Redis is on $PORT: give jiesuctl --redis.port $PORT or export JIESU_REDIS_PORT=$PORT)"
