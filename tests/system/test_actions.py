@@ -619,3 +619,50 @@ def test_paused_and_stopped_clocks_fire_nothing_and_a_resumed_one_fires_once(mak
     finally:
         Desk.close_all()
         r.close()
+
+
+# ---- district coordination, and the reference data -----------------------------------------------------------------
+
+def test_district_known_but_no_unit_the_district_government_coordinates(env):
+    s, c, desk, r = env
+    oid, o = order_after_dispatch(s, c, "我们是石湾区的居民，这边的事情反映了很久一直没人管，希望区里统一协调一下")
+    assert o.stage == T.STAGE_DISPATCHED, o
+    assert roles(o) == {"sw-gov": "coordinate"} and not o.catalog_item
+    assert r("HGET", "o:{%s}" % oid, "asg") == b"sw-gov=L"        # the coordinator acts as the handling unit
+    assert desk.ok(oid, "accept", "unit:sw-gov").stage == T.STAGE_ACCEPTED
+    assert desk.ok(oid, "complete", "unit:sw-gov", answer="区政府已召集街道和住建部门现场协调解决").stage == \
+        T.STAGE_COMPLETION_REVIEW
+
+
+def copy_reference(tmp_path):
+    d = tmp_path / "dispatch"
+    d.mkdir()
+    from jiesu_harness import ROOT
+    for name in ("catalog.tsv", "gazetteer.tsv", "units.tsv"):
+        (d / name).write_bytes((ROOT / "config" / "dispatch" / name).read_bytes())
+    return d
+
+
+def test_a_malformed_catalog_stops_the_start_and_a_bad_reload_keeps_the_old_one(make_suite, tmp_path):
+    d = copy_reference(tmp_path)
+    env = dict(AUTO, JIESU_DISPATCH_CATALOG=str(d / "catalog.tsv"), JIESU_DISPATCH_UNITS=str(d / "units.tsv"),
+               JIESU_DISPATCH_GAZETTEER=str(d / "gazetteer.tsv"))
+    s = make_suite(env=env)
+    c = s.client()
+    # a broken line: a unit that does not exist, a limit that is no limit
+    good = (d / "catalog.tsv").read_text(encoding="utf-8")
+    bad = good.replace("\tutil-water\t-\t24h\t2h\t", "\tno-such-unit\t-\tforever\t2h\t", 1)
+    assert bad != good
+    (d / "catalog.tsv").write_text(bad, encoding="utf-8")
+    s.signal_service("dispatcher", signal.SIGHUP)
+    wait_for(lambda: "reload refused" in s.log("dispatcher"), 10, what="the refusal in the log")
+    assert "catalog.tsv:" in s.log("dispatcher")
+    oid, o = order_after_dispatch(s, c, WATER)                     # the old catalog goes on
+    assert roles(o) == {"util-water": "lead"}
+    # a restart with the broken file refuses to start, saying where
+    s.stop_service("dispatcher")
+    p = subprocess.run([str(BIN / "jiesu-dispatcher")], env=s.env("dispatcher"), capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 1 and "catalog.tsv:" in p.stderr, p.stderr
+    (d / "catalog.tsv").write_text(good, encoding="utf-8")
+    s.start_service("dispatcher")
