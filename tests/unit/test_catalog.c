@@ -100,7 +100,7 @@ static void test_sample_loads_clean(void **st) {
     assert_int_equal(dsp_file_kind(GAZ), DSP_FILE_GAZETTEER);
     assert_int_equal(dsp_file_kind(UNITS), DSP_FILE_UNITS);
     assert_int_equal(dsp_file_kind("config/profiles/beijing.conf"), DSP_FILE_PROFILE);
-    assert_int_equal(dsp_file_kind("config/dispatch/routes.tsv"), DSP_FILE_UNKNOWN);
+    assert_int_equal(dsp_file_kind("config/classifier/rules.tsv"), DSP_FILE_UNKNOWN);
     assert_true(dsp_file_kind("/nonexistent/x.tsv") < 0);
     const dsp_unit_t *u = dsp_ref_unit(&r, "util-water");
     assert_non_null(u);
