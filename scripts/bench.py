@@ -2,7 +2,8 @@
 """bench.py [NAME ...]: start a private jiesu suite (its own redis-server with
 AOF on, every service on free ports, release build) and run the benchmarks,
 printing one JSON line each. `make bench` runs them all, `make bench
-BENCH=name` one of: ceiling, pipeline_1000, pipeline, classifier.
+BENCH=name` one of: ceiling, pipeline_1000, pipeline, classifier, timers,
+actions.
 
 The pipeline line comes last; it carries the ceiling and the ratio to it.
 Counts are bounded and everything targets 127.0.0.1; the suite is stopped at
@@ -19,6 +20,8 @@ BIN = BUILD / "bin"
 ORDERS = int(os.environ.get("JIESU_BENCH_ORDERS", "200000"))
 RATE_ORDERS = int(os.environ.get("JIESU_BENCH_RATE_ORDERS", "10000"))
 TIMERS = int(os.environ.get("JIESU_BENCH_TIMERS", "1000000"))
+ACTION_ORDERS = int(os.environ.get("JIESU_BENCH_ACTION_ORDERS", "12000"))
+ACTION_TARGETS = [("actions_per_s", ">=", 20000), ("p99_ms", "<", 5)]
 TIMER_TARGETS = [("redis_bytes_per_timer", "<=", 200), ("armed_per_s", ">=", 50000), ("lag_p99_ms", "<", 1000)]
 
 
@@ -37,15 +40,24 @@ def run(args):
     return json.loads(lines[-1]), lines[-1]
 
 
-def private_suite(services=None):
+def private_suite(services=None, env=None):
     kw = {"extra_env": {"JIESU_LOG_LEVEL": "warn", "JIESU_HEARTBEAT_MS": "1000", "JIESU_SWEEP_MS": "1000",
-                        "JIESU_REDRIVE_MS": "30000"}, "sanitize_check": False}
+                        "JIESU_REDRIVE_MS": "30000", **(env or {})}, "sanitize_check": False}
     return Suite(services, **kw) if services else Suite(**kw)
 
 
+def missed_targets(name, line, targets):
+    """Issue targets: say so when one is missed (the figures are printed either way)."""
+    missed = [f"{k} {line[k]} (want {op} {v})" for k, op, v in targets
+              if not (line[k] <= v if op == "<=" else line[k] >= v if op == ">=" else line[k] < v)]
+    if missed:
+        print(f"bench: {name} missed: " + "; ".join(missed), file=sys.stderr, flush=True)
+
+
 def main():
-    wanted = [a for a in sys.argv[1:] if a] or ["classifier", "timers", "pipeline_1000", "ceiling", "pipeline"]
-    known = {"classifier", "timers", "ceiling", "pipeline_1000", "pipeline"}
+    wanted = [a for a in sys.argv[1:] if a] or ["classifier", "timers", "actions", "pipeline_1000", "ceiling",
+                                                 "pipeline"]
+    known = {"classifier", "timers", "actions", "ceiling", "pipeline_1000", "pipeline"}
     for w in wanted:
         if w not in known:
             raise SystemExit(f"bench: unknown benchmark {w!r}; known: {', '.join(sorted(known))}")
@@ -67,6 +79,20 @@ def main():
                 missed.append(f"fired {t['fired']} of {t['burst']}")
             if missed:
                 print("bench: timers missed: " + "; ".join(missed), file=sys.stderr, flush=True)
+        finally:
+            suite.stop()
+    if "actions" in wanted:
+        # its own suite: every order is decided by the classifier (thresholds 0), so all reach the dispatcher
+        # and none waits for an operator; the pipeline benchmarks keep the shipped thresholds
+        suite = private_suite(env={"JIESU_CLASSIFIER_THRESHOLD": "0", "JIESU_CLASSIFIER_TYPE_THRESHOLD": "0"})
+        try:
+            suite.start()
+            a, line = run(["actions", "--intake", suite.ep("intake"), "--actions", suite.ep("actions"),
+                           "--redis-port", str(suite.redis.port), "--orders", str(ACTION_ORDERS),
+                           "--connections", "4", "--window", "64", "--rate", "1000", "--seconds", "10",
+                           "--batch", "64"])
+            print(line, flush=True)
+            missed_targets("actions", a, ACTION_TARGETS)
         finally:
             suite.stop()
     if not any(w in wanted for w in ("pipeline_1000", "ceiling", "pipeline")):
