@@ -393,6 +393,24 @@ static int s_do_return(s_work_t *w, const act_req_t *req, int stage, Jiesu__V1__
     return 0;
 }
 
+/* The due moment clock c would have, extended to a limit of amount units
+ * now, exactly as s_clock_push will apply it: counted from the clock's own
+ * start or last reset with its pauses (a refused return, a reopen), not from
+ * the unit's first receipt alone. 0, or the js_clock_eval error. */
+static int s_extend_due(const s_work_t *w, const Jiesu__V1__Clock *c, int amount, int unit, int64_t *due) {
+    js_clock_event_t ev[MAX_EVENTS];
+    int n = js_timer_clock_events(c, ev, MAX_EVENTS - 1);
+    if (n < 0) return n;
+    int64_t t = w->now;
+    if (n > 0 && ev[n - 1].t_ms > t) t = ev[n - 1].t_ms;
+    ev[n] = (js_clock_event_t){.kind = JS_CLOCK_EXTEND, .t_ms = t, .amount = amount, .unit = unit};
+    js_clock_result_t r;
+    int rc = js_clock_eval(w->c->clk->cal, ev, (size_t)n + 1, t, &r);
+    if (rc < 0) return rc;
+    *due = r.due_ms;
+    return 0;
+}
+
 static int s_do_extend(s_work_t *w, const act_req_t *req, int stage, Jiesu__V1__Assignment *as) {
     const Jiesu__V1__UnitAction *ua = req->ua;
     act_out_t *out = w->out;
@@ -423,8 +441,7 @@ static int s_do_extend(s_work_t *w, const act_req_t *req, int stage, Jiesu__V1__
         if (ua->new_limit->amount <= cur->amount)
             return s_refuse(out, "bad_request", "the new limit %d must be longer than the current %d",
                             ua->new_limit->amount, cur->amount);
-        if (js_cal_due(w->c->clk->cal, as->first_receipt_ms, ua->new_limit->amount, ua->new_limit->unit, &target,
-                       NULL) < 0)
+        if (s_extend_due(w, c, ua->new_limit->amount, (int)ua->new_limit->unit, &target) < 0)
             return s_refuse(out, "bad_request", "the new limit %d is out of range", ua->new_limit->amount);
     }
     if (target <= c->due_ms)
