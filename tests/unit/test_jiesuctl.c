@@ -255,7 +255,7 @@ static void test_show_json(void **st) {
     (void)st;
     Jiesu__V1__Order *o = make_order(JIESU__V1__STAGE__STAGE_DISPATCHED, 1);
     /* the hash says version 3: it wins over the copy inside d */
-    json_t *j = ctl_show_json("01KAQ7Z4N8W3Q2YV0M5R6T9BXE", JIESU__V1__STAGE__STAGE_DISPATCHED, 3, o);
+    json_t *j = ctl_show_json("01KAQ7Z4N8W3Q2YV0M5R6T9BXE", JIESU__V1__STAGE__STAGE_DISPATCHED, 3, o, NULL);
     char *s = json_dumps(j, CTL_JSON_PRETTY);
     assert_non_null(strstr(s, "{\n  \"id\": \"01KAQ7Z4N8W3Q2YV0M5R6T9BXE\",\n  \"stage\": \"dispatched\",\n"
                               "  \"version\": 3,\n"));
@@ -274,16 +274,133 @@ static void test_show_json(void **st) {
     /* received: history always there, assignments not yet */
     o = make_order(JIESU__V1__STAGE__STAGE_RECEIVED, 0);
     o->n_history = 0;
-    j = ctl_show_json("X", JIESU__V1__STAGE__STAGE_RECEIVED, 1, o);
+    j = ctl_show_json("X", JIESU__V1__STAGE__STAGE_RECEIVED, 1, o, NULL);
     assert_true(json_is_array(json_object_get(j, "history")));
     assert_null(json_object_get(j, "assignments"));
     assert_string_equal(json_string_value(json_object_get(j, "stage")), "received");
     json_decref(j);
     /* dispatched but no assignment stored: still an array, so scripts can index it */
     o = make_order(JIESU__V1__STAGE__STAGE_ACCEPTED, 0);
-    j = ctl_show_json("X", JIESU__V1__STAGE__STAGE_ACCEPTED, 5, o);
+    j = ctl_show_json("X", JIESU__V1__STAGE__STAGE_ACCEPTED, 5, o, NULL);
     assert_true(json_is_array(json_object_get(j, "assignments")));
+    assert_true(json_is_null(json_object_get(j, "pending"))); /* always there */
+    assert_null(json_object_get(j, "asg"));                    /* without the hash: nothing invented */
+    assert_null(json_object_get(j, "fired_unmatched"));
     json_decref(j);
+}
+
+/* An order with clocks, a pending request and the hash's asg and fired
+ * marks, as jiesuctl show shapes them. */
+static Jiesu__V1__Order *make_order_with_clocks(void) {
+    static Jiesu__V1__Clock h, cb, *cs[2];
+    static Jiesu__V1__ClockEntry e0, *es[1];
+    static Jiesu__V1__PendingRequest p;
+    static Jiesu__V1__Limit nl;
+    Jiesu__V1__Order *o = make_order(JIESU__V1__STAGE__STAGE_EXTENSION_REVIEW, 1);
+    jiesu__v1__clock__init(&h);
+    jiesu__v1__clock__init(&cb);
+    jiesu__v1__clock_entry__init(&e0);
+    e0.kind = JIESU__V1__CLOCK_EVENT_KIND__CLOCK_EVENT_START;
+    e0.time_ms = T1;
+    es[0] = &e0;
+    h.kind = JIESU__V1__CLOCK_KIND__CLOCK_KIND_HANDLING;
+    h.unit_id = "city-housing";
+    h.n_events = 1;
+    h.events = es;
+    h.due_ms = 1765699199000LL;
+    cb.kind = JIESU__V1__CLOCK_KIND__CLOCK_KIND_CALLBACK;
+    cb.unit_id = ""; /* the centre's own clock */
+    cs[0] = &h;
+    cs[1] = &cb;
+    o->n_clocks = 2;
+    o->clocks = cs;
+    jiesu__v1__pending_request__init(&p);
+    jiesu__v1__limit__init(&nl);
+    p.kind = JIESU__V1__UNIT_ACTION_KIND__UNIT_ACTION_EXTEND;
+    p.unit_id = "city-housing";
+    p.reason = "需协调产权单位";
+    p.requested_ms = T1 + 5000;
+    nl.amount = 20;
+    nl.unit = JIESU__V1__LIMIT_UNIT__LIMIT_UNIT_WORKING_DAYS;
+    p.new_limit = &nl;
+    p.resume_stage = JIESU__V1__STAGE__STAGE_ACCEPTED;
+    o->pending = &p;
+    return o;
+}
+
+static void test_show_json_clocks_pending_asg(void **st) {
+    (void)st;
+    Jiesu__V1__Order *o = make_order_with_clocks();
+    const char *fired[] = {"f:h|city-housing|f0.8|0", "f:h|city-housing|f0.5|0", "f:c||due|0.0",
+                           "f:a|city-urban|due|1.0", "f:x|bad", "f:h|city-housing|b4h", "f:h|city-housing|due|0.0"};
+    const char *at[] = {"1765000000000", "1764500000000", "1765800000001", "1765100000000", "1", "2", "soon"};
+    ctl_show_hash_t hash = {"city-housing=L city-urban=A cj-gov=C odd=Q", fired, at, 7};
+    json_t *j = ctl_show_json("X", JIESU__V1__STAGE__STAGE_EXTENSION_REVIEW, 7, o, &hash);
+    /* the first keys stay where docs/CLI.md says */
+    char *s = json_dumps(j, CTL_JSON_PRETTY);
+    assert_non_null(strstr(s, "{\n  \"id\": \"01KAQ7Z4N8W3Q2YV0M5R6T9BXE\",\n  \"stage\": \"extension_review\",\n"
+                              "  \"version\": 7,\n"));
+    free(s);
+
+    /* the pending request, as the reviewer sees it */
+    json_t *p = json_object_get(j, "pending");
+    assert_true(json_is_object(p));
+    assert_string_equal(json_string_value(json_object_get(p, "kind")), "extend");
+    assert_string_equal(json_string_value(json_object_get(p, "unit_id")), "city-housing");
+    assert_string_equal(json_string_value(json_object_get(p, "reason")), "需协调产权单位");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(p, "new_limit"), "amount")), 20);
+    assert_string_equal(json_string_value(json_object_get(p, "resume_stage")), "accepted");
+    assert_string_equal(json_string_value(json_object_get(p, "requested")), "2025-11-23T07:08:51.123+08:00");
+
+    /* every clock lists its fired timers, oldest first */
+    json_t *clocks = json_object_get(j, "clocks");
+    assert_int_equal(json_array_size(clocks), 2);
+    json_t *h = json_array_get(clocks, 0), *cb = json_array_get(clocks, 1);
+    assert_string_equal(json_string_value(json_object_get(h, "kind")), "handling");
+    json_t *hf = json_object_get(h, "fired");
+    assert_int_equal(json_array_size(hf), 3);
+    json_t *f0 = json_array_get(hf, 0), *f1 = json_array_get(hf, 1), *f2 = json_array_get(hf, 2);
+    assert_string_equal(json_string_value(json_object_get(f0, "what")), "f0.5");
+    assert_string_equal(json_string_value(json_object_get(f0, "epoch")), "0");
+    assert_int_equal(json_integer_value(json_object_get(f0, "time_ms")), 1764500000000LL);
+    assert_string_equal(json_string_value(json_object_get(f0, "time")), "2025-11-30T18:53:20+08:00");
+    assert_string_equal(json_string_value(json_object_get(f1, "what")), "f0.8");
+    assert_int_equal(json_integer_value(json_object_get(f1, "time_ms")), 1765000000000LL);
+    /* a value that is not a time is shown as null, never guessed, and comes last */
+    assert_string_equal(json_string_value(json_object_get(f2, "what")), "due");
+    assert_true(json_is_null(json_object_get(f2, "time_ms")));
+    assert_null(json_object_get(f2, "time"));
+    json_t *cf = json_object_get(cb, "fired");
+    assert_int_equal(json_array_size(cf), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cf, 0), "what")), "due");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cf, 0), "epoch")), "0.0");
+    /* a mark of no clock of this order is not lost; malformed ones are left out */
+    json_t *other = json_object_get(j, "fired_unmatched");
+    assert_int_equal(json_array_size(other), 1);
+    json_t *u = json_array_get(other, 0);
+    assert_string_equal(json_string_value(json_object_get(u, "kind")), "assist");
+    assert_string_equal(json_string_value(json_object_get(u, "unit")), "city-urban");
+    assert_string_equal(json_string_value(json_object_get(u, "epoch")), "1.0");
+
+    /* the assignment map jiesu_act checks roles against */
+    json_t *asg = json_object_get(j, "asg");
+    assert_int_equal(json_object_size(asg), 4);
+    assert_string_equal(json_string_value(json_object_get(asg, "city-housing")), "lead");
+    assert_string_equal(json_string_value(json_object_get(asg, "city-urban")), "assist");
+    assert_string_equal(json_string_value(json_object_get(asg, "cj-gov")), "copy");
+    assert_string_equal(json_string_value(json_object_get(asg, "odd")), "Q");
+    json_decref(j);
+
+    /* no marks: every clock still has its (empty) list; an empty map is {} */
+    ctl_show_hash_t none = {"", NULL, NULL, 0};
+    j = ctl_show_json("X", JIESU__V1__STAGE__STAGE_EXTENSION_REVIEW, 7, o, &none);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(json_object_get(j, "clocks"), 1), "fired")), 0);
+    assert_true(json_is_array(json_object_get(json_array_get(json_object_get(j, "clocks"), 0), "fired")));
+    assert_int_equal(json_object_size(json_object_get(j, "asg")), 0);
+    assert_null(json_object_get(j, "fired_unmatched"));
+    json_decref(j);
+    o->pending = NULL;
+    o->n_clocks = 0;
 }
 
 static void test_event_json_and_masking(void **st) {
@@ -460,7 +577,8 @@ static void test_show_redis(void **state) {
     size_t len = jiesu__v1__order__get_packed_size(o);
     uint8_t *d = malloc(len);
     jiesu__v1__order__pack(o, d);
-    redisReply *rep = redisCommand(s->r, "HSET o:{%s} stage 4 v 3 d %b", o->id, d, len);
+    redisReply *rep = redisCommand(s->r, "HSET o:{%s} stage 4 v 3 d %b asg %s f:r|city-housing|f0.5|0 %s g:r|city-housing 3",
+                                   o->id, d, len, "city-housing=L", "1763900000000");
     assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
     freeReplyObject(rep);
     free(d);
@@ -478,6 +596,14 @@ static void test_show_redis(void **state) {
     json_t *a0 = json_array_get(json_object_get(j, "assignments"), 0);
     assert_string_equal(json_string_value(json_object_get(a0, "unit")), "city-housing");
     assert_int_equal(json_array_size(json_object_get(j, "history")), 2);
+    assert_true(json_is_null(json_object_get(j, "pending")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "asg"), "city-housing")), "lead");
+    /* the order has no response clock: its mark shows as unmatched, with its time */
+    json_t *u = json_array_get(json_object_get(j, "fired_unmatched"), 0);
+    assert_string_equal(json_string_value(json_object_get(u, "kind")), "response");
+    assert_string_equal(json_string_value(json_object_get(u, "what")), "f0.5");
+    assert_int_equal(json_integer_value(json_object_get(u, "time_ms")), 1763900000000LL);
+    assert_null(json_object_get(j, "g:r|city-housing")); /* generations are the timer's business */
     json_decref(j);
     free(out);
 
@@ -607,6 +733,7 @@ int main(void) {
         cmocka_unit_test(test_submit_reply),
         cmocka_unit_test(test_submit_print),
         cmocka_unit_test(test_show_json),
+        cmocka_unit_test(test_show_json_clocks_pending_asg),
         cmocka_unit_test(test_event_json_and_masking),
         cmocka_unit_test(test_event_print),
         cmocka_unit_test(test_ping_shape),

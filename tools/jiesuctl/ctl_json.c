@@ -7,6 +7,7 @@
 
 #include "pbjson.h"
 #include "pii.h"
+#include "timer.h"
 
 #define S_MASK_CAP 256
 
@@ -20,7 +21,120 @@ static int s_with_units(int stage) {
            stage != JIESU__V1__STAGE__STAGE_TRANSFERRED;
 }
 
-json_t *ctl_show_json(const char *id, int stage, int64_t version, const Jiesu__V1__Order *o) {
+/* One fired mark "f:KIND|UNIT|WHAT|EPOCH" split in place into buf: 0, or -1
+ * when it is not one. */
+static int s_mark_split(const char *field, char *buf, size_t cap, char *kind, const char **unit, const char **what,
+                        const char **epoch) {
+    if (strncmp(field, "f:", 2) != 0 || snprintf(buf, cap, "%s", field + 2) >= (int)cap) return -1;
+    char *p1 = strchr(buf, '|'), *p2 = p1 ? strchr(p1 + 1, '|') : NULL, *p3 = p2 ? strchr(p2 + 1, '|') : NULL;
+    if (!p1 || p1 != buf + 1 || !p2 || !p3 || p3 == p2 + 1 || !p3[1] || strchr(p3 + 1, '|')) return -1;
+    *p1 = *p2 = *p3 = '\0';
+    *kind = buf[0];
+    *unit = p1 + 1;
+    *what = p2 + 1;
+    *epoch = p3 + 1;
+    return js_timer_clock_kind(*kind) == JIESU__V1__CLOCK_KIND__CLOCK_KIND_UNSPECIFIED ? -1 : 0;
+}
+
+static json_t *s_fired_entry(const char *what, const char *epoch, const char *at) {
+    char when[JS_PBJSON_TIME_LEN];
+    char *end = NULL;
+    long long ms = at ? strtoll(at, &end, 10) : 0;
+    json_t *e = json_object();
+    json_object_set_new(e, "what", json_string(what));
+    json_object_set_new(e, "epoch", json_string(epoch));
+    if (end && end != at && !*end) {
+        json_object_set_new(e, "time_ms", json_integer(ms));
+        json_object_set_new(e, "time", json_string(js_pbjson_time(ms, when, sizeof when)));
+    } else {
+        json_object_set_new(e, "time_ms", json_null()); /* a value that is not a time: shown, not guessed */
+    }
+    return e;
+}
+
+/* By time_ms; one without a time last. */
+static json_int_t s_time_of(const json_t *e) {
+    const json_t *t = json_object_get(e, "time_ms");
+    return json_is_integer(t) ? json_integer_value(t) : INT64_MAX;
+}
+
+static int s_by_time(const void *a, const void *b) {
+    json_int_t x = s_time_of(*(json_t *const *)a), y = s_time_of(*(json_t *const *)b);
+    return x < y ? -1 : x > y;
+}
+
+/* Sort a small array of fired entries by time_ms (json arrays have no sort). */
+static void s_sort_fired(json_t *arr) {
+    size_t n = json_array_size(arr);
+    if (n < 2) return;
+    json_t **v = malloc(n * sizeof *v);
+    if (!v) return;
+    for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(arr, i));
+    qsort(v, n, sizeof *v, s_by_time);
+    json_array_clear(arr);
+    for (size_t i = 0; i < n; i++) json_array_append_new(arr, v[i]);
+    free(v);
+}
+
+/* Each clock's fired marks as its "fired" array; the rest in fired_unmatched. */
+static void s_add_fired(json_t *out, const Jiesu__V1__Order *o, const ctl_show_hash_t *h) {
+    json_t *clocks = json_object_get(out, "clocks");
+    size_t nc = o && json_is_array(clocks) && json_array_size(clocks) == o->n_clocks ? o->n_clocks : 0;
+    for (size_t i = 0; i < nc; i++) json_object_set_new(json_array_get(clocks, i), "fired", json_array());
+    json_t *other = json_array();
+    for (size_t k = 0; h && k < h->nfired; k++) {
+        char buf[256], kind;
+        const char *unit, *what, *epoch;
+        if (!h->fired[k] || s_mark_split(h->fired[k], buf, sizeof buf, &kind, &unit, &what, &epoch) < 0) continue;
+        json_t *e = s_fired_entry(what, epoch, h->fired_at ? h->fired_at[k] : NULL);
+        size_t i = 0;
+        for (; i < nc; i++) {
+            const Jiesu__V1__Clock *c = o->clocks[i];
+            if (c->kind == js_timer_clock_kind(kind) && strcmp(c->unit_id ? c->unit_id : "", unit) == 0) break;
+        }
+        if (i < nc) {
+            json_array_append_new(json_object_get(json_array_get(clocks, i), "fired"), e);
+        } else {
+            char name[64];
+            json_t *kn = json_string(js_pbjson_enum_name(&jiesu__v1__clock_kind__descriptor, js_timer_clock_kind(kind),
+                                                         name, sizeof name));
+            json_object_set_new(e, "kind", kn);
+            json_object_set_new(e, "unit", json_string(unit));
+            json_array_append_new(other, e);
+        }
+    }
+    for (size_t i = 0; i < nc; i++) s_sort_fired(json_object_get(json_array_get(clocks, i), "fired"));
+    if (json_array_size(other)) {
+        s_sort_fired(other);
+        json_object_set_new(out, "fired_unmatched", other);
+    } else {
+        json_decref(other);
+    }
+}
+
+/* "a=L b=A c=C" -> {"a": "lead", "b": "assist", "c": "copy"}. */
+static json_t *s_asg_json(const char *asg) {
+    json_t *m = json_object();
+    const char *p = asg;
+    while (*p) {
+        while (*p == ' ') p++;
+        const char *end = p + strcspn(p, " ");
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (eq && eq > p && eq + 1 < end) {
+            char unit[128], role[16];
+            snprintf(unit, sizeof unit, "%.*s", (int)(eq - p), p);
+            snprintf(role, sizeof role, "%.*s", (int)(end - eq - 1), eq + 1);
+            const char *name = !strcmp(role, "L") ? "lead" : !strcmp(role, "A") ? "assist"
+                               : !strcmp(role, "C") ? "copy" : role;
+            json_object_set_new(m, unit, json_string(name));
+        }
+        p = end;
+    }
+    return m;
+}
+
+json_t *ctl_show_json(const char *id, int stage, int64_t version, const Jiesu__V1__Order *o,
+                      const ctl_show_hash_t *h) {
     json_t *out = json_object();
     char name[64];
     json_object_set_new(out, "id", json_string(o && o->id && *o->id ? o->id : id));
@@ -36,6 +150,12 @@ json_t *ctl_show_json(const char *id, int stage, int64_t version, const Jiesu__V
     if (!json_object_get(out, "history")) json_object_set_new(out, "history", json_array());
     if (!json_object_get(out, "assignments") && s_with_units(stage))
         json_object_set_new(out, "assignments", json_array());
+    /* what a reviewer must decide: always there, so a script can test it */
+    if (!json_object_get(out, "pending")) json_object_set_new(out, "pending", json_null());
+    if (h) {
+        s_add_fired(out, o, h);
+        if (h->asg) json_object_set_new(out, "asg", s_asg_json(h->asg));
+    }
     ctl_mask_pii(out);
     return out;
 }

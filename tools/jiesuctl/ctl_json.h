@@ -21,13 +21,29 @@
 /* "dispatched" for JIESU__V1__STAGE__STAGE_DISPATCHED; the number as text
  * when unknown. Returns out. */
 char *ctl_stage_name(int stage, char *out, size_t cap);
+/* What the order hash o:{ID} holds beside stage, v and d (docs/API.md
+ * "Keys"), for `show`. Every pointer may be NULL / every count 0. */
+typedef struct ctl_show_hash {
+    const char *asg;               /* "asg": "UNIT=L UNIT=A UNIT=C", the map jiesu_act reads roles from */
+    const char *const *fired;      /* fired-timer field names "f:KIND|UNIT|WHAT|EPOCH" (common/timer.h) ... */
+    const char *const *fired_at;   /* ... and their values: when each fired (ms since the epoch) */
+    size_t nfired;
+} ctl_show_hash_t;
+
 /* The order as `show` prints it: js_pb_to_json(JS_PBJSON_TIMES) of o, then
  * id, stage (from the hash's stage field), version (the hash's v) first;
  * history always an array of {type, time, ...}; assignments an array of
  * {unit, role, due, ...} once the order has been dispatched (stages
  * dispatched .. escalated, except closed and transferred, which show them
- * only when there are some). */
-json_t *ctl_show_json(const char *id, int stage, int64_t version, const Jiesu__V1__Order *o);
+ * only when there are some); pending always (the PendingRequest, or null);
+ * with h: every clock gets "fired", an array of {what, epoch, time_ms, time}
+ * (oldest first) from the fired marks of that clock, marks of no clock go to
+ * a top-level "fired_unmatched" [{kind, unit, what, epoch, time_ms, time}]
+ * (only when there are some), and a present asg becomes "asg": {UNIT: "lead"
+ * | "assist" | "copy"} (an unknown letter is kept as it is). A mark that does
+ * not parse is left out. */
+json_t *ctl_show_json(const char *id, int stage, int64_t version, const Jiesu__V1__Order *o,
+                      const ctl_show_hash_t *h);
 /* One event as `tail` prints it: {"id","type","time","subject","version",
  * "source","trace_id","payload"}; payload is the set member of the oneof
  * (js_pb_to_json with JS_PBJSON_TIMES), or null when none. */

@@ -44,28 +44,48 @@ static const char *s_rerr(redisContext *r, redisReply *rep) {
 int ctl_show(redisContext *r, const char *id, FILE *out, char *err, size_t errlen) {
     char key[256];
     snprintf(key, sizeof key, "o:{%s}", id);
-    const char *argv[] = {"HMGET", key, "stage", "v", "d"};
-    redisReply *rep = redisCommandArgv(r, 5, argv, NULL);
+    /* The whole hash: d, and beside it the assignment map and the fired marks. */
+    const char *argv[] = {"HGETALL", key};
+    redisReply *rep = redisCommandArgv(r, 2, argv, NULL);
     int rc = 0;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) {
-        snprintf(err, errlen, "redis HMGET %s: %s", key, s_rerr(r, rep));
+    const redisReply *st = NULL, *v = NULL, *d = NULL, *asg = NULL;
+    size_t n = rep && rep->type == REDIS_REPLY_ARRAY ? rep->elements / 2 : 0;
+    const char **fired = calloc(n + 1, sizeof *fired), **fired_at = calloc(n + 1, sizeof *fired_at);
+    size_t nfired = 0;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *f = rep->element[2 * i], *val = rep->element[2 * i + 1];
+        if (f->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING) continue;
+        if (!strcmp(f->str, "stage")) st = val;
+        else if (!strcmp(f->str, "v")) v = val;
+        else if (!strcmp(f->str, "d")) d = val;
+        else if (!strcmp(f->str, "asg")) asg = val;
+        else if (!strncmp(f->str, "f:", 2) && fired && fired_at) {
+            fired[nfired] = f->str;
+            fired_at[nfired++] = val->str;
+        }
+    }
+    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errlen, "redis HGETALL %s: %s", key, s_rerr(r, rep));
         rc = -EIO;
-    } else if (rep->element[0]->type != REDIS_REPLY_STRING && rep->element[2]->type != REDIS_REPLY_STRING) {
+    } else if (!fired || !fired_at) {
+        snprintf(err, errlen, "out of memory");
+        rc = -ENOMEM;
+    } else if (!st && !d) {
         snprintf(err, errlen, "no order %s", id);
         rc = -ENOENT;
-    } else if (rep->element[2]->type != REDIS_REPLY_STRING) {
+    } else if (!d) {
         snprintf(err, errlen, "order %s has no stored data (field d)", id);
         rc = -EPROTO;
     } else {
-        const redisReply *st = rep->element[0], *v = rep->element[1], *d = rep->element[2];
-        int stage = st->type == REDIS_REPLY_STRING ? atoi(st->str) : 0;
-        int64_t version = v->type == REDIS_REPLY_STRING ? strtoll(v->str, NULL, 10) : 0;
+        int stage = st ? atoi(st->str) : 0;
+        int64_t version = v ? strtoll(v->str, NULL, 10) : 0;
         Jiesu__V1__Order *o = jiesu__v1__order__unpack(NULL, d->len, (const uint8_t *)d->str);
         if (!o) {
             snprintf(err, errlen, "order %s: field d does not decode as an Order", id);
             rc = -EPROTO;
         } else {
-            json_t *j = ctl_show_json(id, stage, version, o);
+            ctl_show_hash_t h = {asg ? asg->str : NULL, fired, fired_at, nfired};
+            json_t *j = ctl_show_json(id, stage, version, o, &h);
             char *s = json_dumps(j, CTL_JSON_PRETTY);
             fprintf(out, "%s\n", s);
             free(s);
@@ -73,6 +93,8 @@ int ctl_show(redisContext *r, const char *id, FILE *out, char *err, size_t errle
             jiesu__v1__order__free_unpacked(o, NULL);
         }
     }
+    free(fired);
+    free(fired_at);
     if (rep) freeReplyObject(rep);
     return rc;
 }

@@ -22,9 +22,10 @@
  * connection and for every command. NULL with one line in err. */
 redisContext *ctl_redis_connect(const char *host, int port, const char *password, int64_t timeout_ms,
                                 char *err, size_t errlen);
-/* HMGET o:{id} stage v d, decode d as an Order and write it to out as one
- * indented JSON object (ctl_show_json). -ENOENT with "no order ID" when
- * there is no such order; -EPROTO when d does not decode; -EIO for Redis. */
+/* HGETALL o:{id}: decode d as an Order and write it to out as one indented
+ * JSON object (ctl_show_json, with the hash's asg and fired marks f:...).
+ * -ENOENT with "no order ID" when there is no such order; -EPROTO when d is
+ * missing or does not decode; -EIO for Redis. */
 int ctl_show(redisContext *r, const char *id, FILE *out, char *err, size_t errlen);
 /* XRANGE jiesu:events from the beginning in pages; one JSON line on out per
  * event whose type starts with prefix, at most count (0: all); stops early

@@ -271,7 +271,9 @@ static int s_cmd_submit(ctl_t *c, int argc, char **argv) {
 static void s_show_usage(FILE *f) {
     fprintf(f, "usage: jiesuctl show ID\n"
                "Prints the order as one JSON object: id, stage, version, history [{type, time}], and once\n"
-               "dispatched assignments [{unit, role, due}], then every other field of the stored order.\n");
+               "dispatched assignments [{unit, role, due}], then every other field of the stored order;\n"
+               "pending (the request a reviewer decides, or null), each clock's fired timers\n"
+               "(clocks[].fired [{what, epoch, time}]) and the assignment map asg {UNIT: lead|assist|copy}.\n");
 }
 
 static int s_cmd_show(ctl_t *c, int argc, char **argv) {
