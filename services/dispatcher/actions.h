@@ -6,8 +6,9 @@
  * not_allowed, forbidden (audited), window_closed, bad_request, unavailable
  * (Redis is down: send the same envelope again later), too_large, ...
  *
- * Each action: FCALL_RO jiesu_load (the order and whether this envelope id
- * was applied before) -> act_apply (pure, act.h) -> FCALL jiesu_act (checks
+ * Each action: GET a:{ID}:ACTION_ID and HGETALL o:{ID}, pipelined (whether
+ * this envelope id was applied before, the order) -> act_apply (pure,
+ * act.h) -> FCALL jiesu_act (checks
  * stage, version and the table again, writes the order, its clock
  * generations and timers, the event) -> publish the event -> reply. An
  * action is applied exactly once per envelope id: a client that lost the

@@ -8,7 +8,7 @@
  *       Redis database 1: what nothing on this box can pass.
  *   jiesu-bench actions [options]    unit and reviewer actions through the
  *       dispatcher's ROUTER on real dispatched orders: latency at --rate,
- *       flat out, and the ceiling (jiesu_load + batched jiesu_act alone).
+ *       flat out, and the ceiling (the load + batched jiesu_act alone).
  *   jiesu-bench classifier [...]     the classifier's own benchmark.
  *
  * The suite itself is started by scripts/bench.py (make bench). */
@@ -1096,7 +1096,7 @@ static size_t ba_varint(uint8_t *p, size_t v) {
 }
 
 /* Append to argv/lens the jiesu_act arguments of order x's next step as the
- * dispatcher builds them (actions.c s_flush), from its jiesu_load reply h:
+ * dispatcher builds them (actions.c s_flush), from the order's HGETALL h:
  * the stored order plus its history entry (protobuf concatenation of one
  * more Order.history = 22), the event envelope holding it, the clock
  * generations and timers act.c writes for that step. */
@@ -1190,15 +1190,29 @@ typedef struct ba_batch {
 } ba_batch_t;
 
 typedef struct ba_expect {
-    int slot, j; /* j >= 0: the jiesu_load of item j; -1: the batch's jiesu_act */
+    int slot, j; /* j >= 0: item j's GET (get) or HGETALL; -1: the batch's jiesu_act */
+    bool get;
 } ba_expect_t;
+
+/* One number of INFO SECTION ("aof_rewrites", "latest_fork_usec"), -1 if absent. */
+static long long ba_info(redisContext *c, const char *section, const char *name) {
+    redisReply *r = redisCommand(c, "INFO %s", section);
+    long long v = -1;
+    char pat[64];
+    snprintf(pat, sizeof pat, "\r\n%s:", name);
+    const char *p = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, pat) : NULL;
+    if (p) v = atoll(p + strlen(pat));
+    freeReplyObject(r);
+    return v;
+}
 
 /* The ceiling: what the dispatcher asks of Redis for each action, and nothing
  * else. The orders (real dispatched ones) are copied to database 1; per
- * action one FCALL_RO jiesu_load, as the dispatcher does; then one FCALL
- * jiesu_act for `batch` actions on distinct orders, with the arguments of
- * ba_act_args. Everything pipelined, BA_DEPTH batches in flight. Returns
- * actions per second, -1 on failure; *applied the actions applied. */
+ * action the dispatcher's load (GET a:{ID}:ACTION_ID, HGETALL o:{ID}); then
+ * one FCALL jiesu_act for `batch` actions on distinct orders, with the
+ * arguments of ba_act_args. Everything pipelined, BA_DEPTH batches in
+ * flight. Returns actions per second, -1 on failure; *applied the actions
+ * applied. */
 static double ba_ceiling(const opts_t *o, redisContext *c, ba_order_t *os, long n, long *applied) {
     redisReply *r = redisCommand(c, "SELECT 1");
     freeReplyObject(r);
@@ -1224,7 +1238,7 @@ static double ba_ceiling(const opts_t *o, redisContext *c, ba_order_t *os, long 
     bool *busy = calloc((size_t)n, 1);
     ba_batch_t bt[BA_DEPTH];
     memset(bt, 0, sizeof bt);
-    ba_expect_t ex[BA_DEPTH * (BA_BATCH + 1)];
+    ba_expect_t ex[BA_DEPTH * (2 * BA_BATCH + 1)];
     int eh = 0, en = 0;
     const int EC = (int)JS_ARRAY_LEN(ex);
     long left = 0, cursor = 0, failed = 0;
@@ -1255,8 +1269,10 @@ static double ba_ceiling(const opts_t *o, redisContext *c, ba_order_t *os, long 
             b->used = true;
             for (int j = 0; j < b->n; j++) {
                 long i = b->idx[j];
-                redisAppendCommand(c, "FCALL_RO jiesu_load 1 o:{%s} %s-%ld-%d", os[i].id, run, i, os[i].step);
-                ex[(eh + en++) % EC] = (ba_expect_t){s, j};
+                redisAppendCommand(c, "GET a:{%s}:%s-%ld-%d", os[i].id, run, i, os[i].step);
+                ex[(eh + en++) % EC] = (ba_expect_t){s, j, true};
+                redisAppendCommand(c, "HGETALL o:{%s}", os[i].id);
+                ex[(eh + en++) % EC] = (ba_expect_t){s, j, false};
             }
         }
         if (en == 0) break;
@@ -1269,11 +1285,20 @@ static double ba_ceiling(const opts_t *o, redisContext *c, ba_order_t *os, long 
             break;
         }
         ba_batch_t *b = &bt[e.slot];
+        if (e.j >= 0 && e.get) { /* no action of this run was applied twice */
+            bool fresh = r->type == REDIS_REPLY_NIL;
+            if (!fresh) fprintf(stderr, "jiesu-bench: ceiling: GET of the action id of %s: not nil\n", os[b->idx[e.j]].id);
+            freeReplyObject(r);
+            if (!fresh) {
+                rc = -1;
+                break;
+            }
+            continue;
+        }
         if (e.j >= 0) {
             long i = b->idx[e.j];
-            if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_ARRAY ||
-                r->element[1]->type == REDIS_REPLY_STRING) {
-                fprintf(stderr, "jiesu-bench: ceiling: jiesu_load of %s: %s\n", os[i].id,
+            if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+                fprintf(stderr, "jiesu-bench: ceiling: HGETALL of %s: %s\n", os[i].id,
                         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
                 freeReplyObject(r);
                 rc = -1;
@@ -1298,7 +1323,7 @@ static double ba_ceiling(const opts_t *o, redisContext *c, ba_order_t *os, long 
             for (int j = 0; j < b->n && k >= 0; j++) {
                 long i = b->idx[j];
                 const char *aid = js_arena_printf(a, "%s-%ld-%d", run, i, os[i].step);
-                k = ba_act_args(a, &os[i], aid, b->loads[j]->element[0], now, argv, lens, k);
+                k = ba_act_args(a, &os[i], aid, b->loads[j], now, argv, lens, k);
             }
             if (k >= 0) redisAppendCommandArgv(c, k, argv, lens); /* argv points into the loads: free them after */
             for (int j = 0; j < b->n; j++) freeReplyObject(b->loads[j]);
@@ -1307,7 +1332,7 @@ static double ba_ceiling(const opts_t *o, redisContext *c, ba_order_t *os, long 
                 rc = -1;
                 break;
             }
-            ex[(eh + en++) % EC] = (ba_expect_t){e.slot, -1};
+            ex[(eh + en++) % EC] = (ba_expect_t){e.slot, -1, false};
             continue;
         }
         /* the batch's jiesu_act: {1, version, stage} per action */
@@ -1380,8 +1405,11 @@ static int run_actions(const opts_t *o) {
     ba_order_t *lat_os = os, *ceil_os = os + n_lat, *flat_os = os + n_lat + n_ceil;
     int fail = 0;
     ba_run_t lr = {0}, fr = {0};
+    /* AOF rewrites (a fork of the whole dataset on these cores) during the latency run explain its tail */
+    long long rw0 = ba_info(rc, "persistence", "aof_rewrites");
     if (n_lat > 0) fail |= ba_drive(o, ctx, lat_os, n_lat, o->rate, lat_actions, &lr);
     else lr.lat = js_hist_new();
+    long long rw1 = ba_info(rc, "persistence", "aof_rewrites");
     long ceil_applied = 0;
     double ceiling = ba_ceiling(o, rc, ceil_os, n_ceil, &ceil_applied);
     if (ceiling < 0) fail = 1;
@@ -1390,6 +1418,7 @@ static int run_actions(const opts_t *o) {
     fail |= ba_drive(o, ctx, flat_os, n_flat, 0, 0, &fr);
     ba_stats_t st;
     ba_commandstats(rc, &st);
+    long long rw2 = ba_info(rc, "persistence", "aof_rewrites"), fork_us = ba_info(rc, "stats", "latest_fork_usec");
     double fsecs = (double)(fr.last_us - fr.first_us) / 1e6;
     double aps = fsecs > 0 ? (double)fr.actions / fsecs : 0;
     long long steps = 0;
@@ -1400,8 +1429,9 @@ static int run_actions(const opts_t *o) {
            "\"offered_per_s\":%.0f,\"rate_actions\":%ld,\"rate_errors\":%ld,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
            "\"p999_ms\":%.3f,\"max_ms\":%.3f,"
            "\"ceiling_actions_per_s\":%.0f,\"ratio_to_ceiling\":%.3f,\"ceiling_batch\":%d,"
-           "\"redis_cmds_per_action\":%.1f,\"fcall_us_per_action\":%.1f,\"fcall_ro_us_per_action\":%.1f,"
-           "\"submitted\":%ld,\"dispatched\":%ld,\"prepare_seconds\":%.1f}\n",
+           "\"redis_cmds_per_action\":%.1f,\"fcall_us_per_action\":%.1f,\"actions_per_fcall\":%.1f,"
+           "\"submitted\":%ld,\"dispatched\":%ld,\"prepare_seconds\":%.1f,\"aof_rewrites_rate\":%lld,"
+           "\"aof_rewrites_flat\":%lld,\"latest_fork_ms\":%.1f}\n",
            fr.actions, fsecs, aps, fr.errors, fr.wrong, n_flat, n_flat ? (double)steps / (double)n_flat : 0,
            o->connections, o->window, (double)js_hist_percentile(fr.lat, 50) / 1000,
            (double)js_hist_percentile(fr.lat, 99) / 1000, o->rate, lr.actions, lr.errors + lr.wrong,
@@ -1410,7 +1440,8 @@ static int run_actions(const opts_t *o) {
            ceiling > 0 ? aps / ceiling : 0, o->batch > BA_BATCH ? BA_BATCH : o->batch,
            fr.actions ? (double)st.calls / (double)fr.actions : 0,
            fr.actions ? (double)st.fcall_usec / (double)fr.actions : 0,
-           fr.actions ? (double)st.fcallro_usec / (double)fr.actions : 0, submit, dispatched, prep_s);
+           st.fcall_calls ? (double)fr.actions / (double)st.fcall_calls : 0, submit, dispatched, prep_s, rw1 - rw0,
+           rw2 - rw1, (double)fork_us / 1000);
     fflush(stdout);
     if (lr.lat) js_hist_destroy(&lr.lat);
     if (fr.lat) js_hist_destroy(&fr.lat);
