@@ -3,6 +3,7 @@
 #include "cmd_classify.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,15 @@ static int s_fail(const char *fmt, ...) {
     return 1;
 }
 
+/* One compact JSON line on stdout (keys in insertion order), then j is released. */
+static void s_print(json_t *j) {
+    char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (txt) printf("%s\n", txt);
+    free(txt);
+    json_decref(j);
+    fflush(stdout);
+}
+
 static const char *s_rerr(redisContext *r, const redisReply *rep) {
     if (!rep) return r->errstr[0] ? r->errstr : "no answer";
     if (rep->type == REDIS_REPLY_ERROR) return rep->str;
@@ -320,9 +330,9 @@ int cmd_classify(redisContext *r, int argc, char **argv, const char *model_dir, 
                           "try again",
                           a.id, (long long)version, nv);
     } else if (rep->element[0]->integer == 1 && rep->elements == 2) {
-        printf("{\"id\":\"%s\",\"stage\":\"classified\",\"version\":%lld,\"topic\":\"%s\",\"type\":\"%s\"}\n", a.id,
-               rep->element[1]->integer, c.topic, c.type);
-        fflush(stdout);
+        json_t *j = json_pack("{s:s,s:s,s:I,s:s,s:s}", "id", a.id, "stage", "classified", "version",
+                              (json_int_t)rep->element[1]->integer, "topic", c.topic, "type", c.type);
+        s_print(j);
     } else {
         rc = s_fail("classify: unexpected answer from jiesu_classify");
     }
@@ -396,7 +406,7 @@ int cmd_corrections(redisContext *r, int argc, char **argv) {
         if (!rc && bad) rc = s_fail("corrections: %s: %s", tmp, strerror(errno));
         if (!rc && rename(tmp, out) != 0) rc = s_fail("corrections: %s: %s", out, strerror(errno));
         if (rc) remove(tmp);
-        else printf("{\"rows\":%lld,\"out\":\"%s\"}\n", rows, out);
+        else s_print(json_pack("{s:I,s:s}", "rows", (json_int_t)rows, "out", out));
     }
     fflush(stdout);
     return rc;
