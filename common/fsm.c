@@ -51,7 +51,7 @@ static const js_fsm_row_t s_rows[] = {
     {DISPATCHED, JS_ACT_NOTE, O | L | A | C, SAME, 0, 0, EV("noted")},
     {DISPATCHED, JS_ACT_RETURN, L, RETURN_REVIEW, 0, SAVE, EV("returned")},
     {DISPATCHED, JS_ACT_EXTEND, L | A, EXTENSION_REVIEW, 0, SAVE, EV("extension_requested")},
-    {DISPATCHED, JS_ACT_ESCALATE, L, ESCALATED, 0, 0, EV("escalated")},
+    {DISPATCHED, JS_ACT_ESCALATE, L | S, ESCALATED, 0, 0, EV("escalated")}, /* S: overdue, as the profile says */
     {DISPATCHED, JS_ACT_REPORT, A, SAME, 0, 0, EV("reported")},
     {DISPATCHED, JS_ACT_COMPLETE, L, COMPLETION_REVIEW, 0, SAVE, EV("completion_requested")},
     {DISPATCHED, JS_ACT_RECOMPUTE, S, SAME, 0, 0, "jiesu.clock.recomputed"},
@@ -61,7 +61,7 @@ static const js_fsm_row_t s_rows[] = {
     {ACCEPTED, JS_ACT_NOTE, O | L | A | C, SAME, 0, 0, EV("noted")},
     {ACCEPTED, JS_ACT_RETURN, L, RETURN_REVIEW, 0, SAVE, EV("returned")},
     {ACCEPTED, JS_ACT_EXTEND, L | A, EXTENSION_REVIEW, 0, SAVE, EV("extension_requested")},
-    {ACCEPTED, JS_ACT_ESCALATE, L, ESCALATED, 0, 0, EV("escalated")},
+    {ACCEPTED, JS_ACT_ESCALATE, L | S, ESCALATED, 0, 0, EV("escalated")}, /* S: overdue, as the profile says */
     {ACCEPTED, JS_ACT_REPORT, A, SAME, 0, 0, EV("reported")},
     {ACCEPTED, JS_ACT_COMPLETE, L, COMPLETION_REVIEW, 0, SAVE, EV("completion_requested")},
     {ACCEPTED, JS_ACT_RECOMPUTE, S, SAME, 0, 0, "jiesu.clock.recomputed"},

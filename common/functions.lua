@@ -17,6 +17,7 @@
     jiesu:tl:{B}      zset: timers claimed and not yet acknowledged, scored by lease end (ms)
     jiesu:corrections stream: operators' classifications of manual orders (jiesu_classify)
     jiesu:prov        set: ids of orders with a clock counting through an unpublished year
+    jiesu:overdue     zset: orders whose handling clock went overdue, for the dispatcher (overdue.escalate)
     o:{ID} fields g:KIND|UNIT (a clock's current timer generation) and
     f:KIND|UNIT|WHAT|EPOCH (a fired timer: when): common/timer.h
 
@@ -259,6 +260,8 @@ local function timer_ack(keys, args)
           out[#out + 1] = 3
         else
           xadd(maxlen, etype, f[1], env)
+          -- an overdue handling clock: the dispatcher escalates it if the profile says so
+          if f[4] == 'due' and f[3] == 'h' then redis.call('ZADD', 'jiesu:overdue', now, f[1]) end
           out[#out + 1] = 1
         end
       end
@@ -499,21 +502,31 @@ end
 local STAGE_CLASSIFIED, STAGE_MANUAL = '2', '3'
 local CORRECTIONS = 'jiesu:corrections'
 
+-- stages in which an order is with its units: its type may still be confirmed
+local TYPE_CONFIRM_STAGES = {['4'] = true, ['5'] = true, ['6'] = true, ['7'] = true, ['8'] = true, ['9'] = true,
+                             ['10'] = true, ['13'] = true}
+
 local function classify(keys, args)
-  if #args ~= 14 or #keys ~= 1 then
-    return redis.error_reply('jiesu_classify: want 1 key and 14 args')
+  if (#args ~= 14 and #args ~= 15) or #keys ~= 1 then
+    return redis.error_reply('jiesu_classify: want 1 key and 14 or 15 args')
   end
   local maxlen = num(args[1], 'maxlen')
   local id, ev, blob, etype, env = args[2], args[3], args[4], args[5], args[6]
   local now, cmax = num(args[7], 'now'), num(args[8], 'corrections maxlen')
+  local confirm = args[15] == 'type'  -- an unsure type confirmed on an order already with its units
   local cur = redis.call('HMGET', keys[1], 'stage', 'v')
   if not cur[1] then return {-1} end
-  if cur[1] ~= STAGE_MANUAL or cur[2] ~= ev then return {0, tonumber(cur[1]), tonumber(cur[2])} end
+  local ok_stage = confirm and TYPE_CONFIRM_STAGES[cur[1]] or (not confirm and cur[1] == STAGE_MANUAL)
+  if not ok_stage or cur[2] ~= ev then return {0, tonumber(cur[1]), tonumber(cur[2])} end
   local nv = tonumber(ev) + 1
-  redis.call('HSET', keys[1], 'stage', STAGE_CLASSIFIED, 'v', nv, 'd', blob)
-  redis.call('ZREM', due_key(STAGE_MANUAL), id)
-  -- due now: the dispatcher's re-drive sweep takes it on its next pass
-  redis.call('ZADD', due_key(STAGE_CLASSIFIED), now, id)
+  if confirm then
+    redis.call('HSET', keys[1], 'v', nv, 'd', blob)
+  else
+    redis.call('HSET', keys[1], 'stage', STAGE_CLASSIFIED, 'v', nv, 'd', blob)
+    redis.call('ZREM', due_key(STAGE_MANUAL), id)
+    -- due now: the dispatcher's re-drive sweep takes it on its next pass
+    redis.call('ZADD', due_key(STAGE_CLASSIFIED), now, id)
+  end
   xadd(maxlen, etype, id, env)
   local fields = {'o', id, 'topic', args[9], 'type', args[10], 'text', args[11],
                   'm_topic', args[12], 'm_type', args[13], 'by', args[14], 'ms', args[7]}
@@ -523,6 +536,31 @@ local function classify(keys, args)
     redis.call('XADD', CORRECTIONS, '*', unpack(fields))
   end
   return {1, nv}
+end
+
+--[[ jiesu_overdue_claim: orders whose handling clock went overdue (jiesu:overdue,
+  filled by jiesu_timer_ack), for the dispatcher's escalation.
+  ARGV: now_ms, lease_ms, limit. Each id returned moves a lease ahead, so two
+  dispatchers do not take the same one at once; the dispatcher ZREMs it when
+  done. Reply: flat list id, version, stage, Order bytes, ...; an id whose
+  order is gone is dropped. ]]
+local function overdue_claim(keys, args)
+  local now, lease, limit = num(args[1], 'now'), num(args[2], 'lease'), num(args[3], 'limit')
+  local ids = redis.call('ZRANGE', 'jiesu:overdue', '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
+  local out = {}
+  for _, id in ipairs(ids) do
+    local cur = redis.call('HMGET', 'o:{' .. id .. '}', 'v', 'stage', 'd')
+    if cur[1] then
+      redis.call('ZADD', 'jiesu:overdue', now + lease, id)
+      out[#out + 1] = id
+      out[#out + 1] = cur[1]
+      out[#out + 1] = cur[2]
+      out[#out + 1] = cur[3]
+    else
+      redis.call('ZREM', 'jiesu:overdue', id)
+    end
+  end
+  return out
 end
 
 redis.register_function{function_name = 'jiesu_version', callback = function() return JIESU_LIB_VERSION end,
@@ -538,3 +576,4 @@ redis.register_function{function_name = 'jiesu_load', callback = load, flags = {
 redis.register_function('jiesu_act', act)
 redis.register_function('jiesu_audit', audit_fn)
 redis.register_function('jiesu_classify', classify)
+redis.register_function('jiesu_overdue_claim', overdue_claim)

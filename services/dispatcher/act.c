@@ -508,7 +508,7 @@ static int s_unit_action(s_work_t *w, const act_req_t *req, int stage) {
             ua->level > JIESU__V1__ESCALATION_LEVEL__ESCALATION_LEVEL_SECTOR)
             return s_refuse(out, "bad_request", "an escalation needs --level district, city or sector");
         w->o->escalation = ua->level;
-        out->note = js_arena_printf(w->a, "%s asks the %s to coordinate: %s", unit,
+        out->note = js_arena_printf(w->a, "%s asks the %s to coordinate: %s", unit ? unit : "jiesu (overdue)",
                                     ua->level == 1 ? "district government" : ua->level == 2 ? "city government"
                                                                                              : "sector authority",
                                     ua->reason);

@@ -37,6 +37,8 @@ typedef struct item {
     size_t blob_len, env_len;
     int64_t started_us;
     struct item *next;         /* in the batch */
+    actions_done_fn done_cb;   /* an internal action (no client): told the outcome instead of a reply */
+    void *done_arg;
 } item_t;
 
 struct actions {
@@ -98,11 +100,18 @@ static void s_fail(item_t *it, const char *code, const char *msg) {
     else (*x->c_refused)++;
     js_log(JS_LOG_INFO, it->order_id, it->trace_id, "action %s by %s refused: %s: %s", js_fsm_act_name(it->req.act),
            it->req.actor, code, msg);
-    s_reply_error_raw(x, it->ident, it->ident_len, it->delim, it->req_id, it->order_id, code, msg, NULL);
+    if (it->done_cb)
+        it->done_cb(it->done_arg, code, msg);
+    else
+        s_reply_error_raw(x, it->ident, it->ident_len, it->delim, it->req_id, it->order_id, code, msg, NULL);
     s_done(it);
 }
 
 static void s_reply_ok(item_t *it, int64_t version, int stage, const char *event, bool repeated) {
+    if (it->done_cb) {
+        it->done_cb(it->done_arg, repeated ? "repeated" : "ok", event ? event : "");
+        return;
+    }
     Jiesu__V1__ActionReply r = JIESU__V1__ACTION_REPLY__INIT;
     r.order_id = (char *)it->order_id;
     r.stage = (Jiesu__V1__Stage)stage;
@@ -395,6 +404,8 @@ static void s_on_loaded(js_store_t *st, const redisReply *r, int status, void *a
 
 /* The envelope id names the action (a repeat is answered, not applied): any
  * client id scheme, within a safe alphabet (it becomes part of a key). */
+static void s_start_load(item_t *it);
+
 static bool s_action_id_ok(const char *id) {
     size_t n = id ? strlen(id) : 0;
     if (n == 0 || n > 64) return false;
@@ -541,6 +552,13 @@ static void s_on_request(js_sock_t *s, const js_frame_t *f, size_t n, void *arg)
     req.actor = actor;
     it->req = req;
     it->key = js_arena_printf(a, "o:{%s}", oid);
+    s_start_load(it);
+}
+
+static void s_start_load(item_t *it) {
+    actions_t *x = it->x;
+    js_arena_t *a = it->arena;
+    const char *oid = it->order_id;
     x->svc->inflight++;
     /* The load is two plain reads, pipelined (replies come in order): whether this action id was applied, then
      * the order. Not FCALL_RO jiesu_load: a function returning the order hash costs Redis three times the
@@ -553,6 +571,35 @@ static void s_on_request(js_sock_t *s, const js_frame_t *f, size_t n, void *arg)
         return;
     }
     it->load_queued = js_store_command(x->svc->store, s_on_loaded, it, "HGETALL %s", it->key) == 0;
+}
+
+/* ---- the services' own actions ------------------------------------------------------ */
+
+int actions_submit_escalate(actions_t *x, const char *order_id, const char *action_id, int level, const char *reason,
+                            actions_done_fn done, void *arg) {
+    if (!x || x->stopping || x->closed) return -ECANCELED;
+    if (js_store_state(x->svc->store) != JS_STORE_UP) return -ENOTCONN;
+    if (!js_id_valid(order_id) || !s_action_id_ok(action_id)) return -EINVAL;
+    js_arena_t *a = js_arena_new(4096);
+    Jiesu__V1__UnitAction *ua = js_arena_alloc(a, sizeof *ua);
+    jiesu__v1__unit_action__init(ua);
+    ua->order_id = js_arena_strdup(a, order_id);
+    ua->kind = JIESU__V1__UNIT_ACTION_KIND__UNIT_ACTION_ESCALATE;
+    ua->level = (Jiesu__V1__EscalationLevel)level;
+    ua->reason = js_arena_strdup(a, reason);
+    item_t *it = js_calloc(1, sizeof *it);
+    it->x = x;
+    it->arena = a;
+    it->req_id = js_arena_strdup(a, action_id);
+    it->trace_id = "";
+    it->order_id = ua->order_id;
+    it->started_us = js_mono_us();
+    it->done_cb = done;
+    it->done_arg = arg;
+    it->req = (act_req_t){.act = JS_ACT_ESCALATE, .actor = "system", .actor_name = x->svc->source, .ua = ua};
+    it->key = js_arena_printf(a, "o:{%s}", order_id);
+    s_start_load(it);
+    return 0;
 }
 
 /* ---- life --------------------------------------------------------------------- */

@@ -32,10 +32,21 @@ typedef struct actions_opts {
     int64_t maxlen;         /* jiesu:events MAXLEN ~ */
 } actions_opts_t;
 
+/* The outcome of an action the service took itself: code "ok", "repeated",
+ * or an Error code (not_allowed, conflict, unavailable, ...); msg says more.
+ * Called once, from the loop. */
+typedef void (*actions_done_fn)(void *arg, const char *code, const char *msg);
+
 /* Prototypes */
 /* NULL with *err on failure (bind). Starts taking requests at once. */
 actions_t *actions_new(js_svc_t *svc, const actions_opts_t *o, int *err);
 void actions_set_ctx(actions_t *x, const act_ctx_t *ctx); /* after a reload */
+/* Escalate an order as jiesu itself (an overdue handling clock, profile
+ * overdue.escalate): the same path as a client's action — table, store,
+ * event — exactly once per action_id. 0 (done is called later), or -ENOTCONN,
+ * -ECANCELED (stopping), -EINVAL (a bad id): done is never called then. */
+int actions_submit_escalate(actions_t *x, const char *order_id, const char *action_id, int level, const char *reason,
+                            actions_done_fn done, void *arg);
 void actions_stop(actions_t *x);  /* stop reading; what was read is finished */
 void actions_close(actions_t **xp);
 

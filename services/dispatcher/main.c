@@ -24,6 +24,7 @@
 #include "catalog.h"
 #include "decide.h"
 #include "log.h"
+#include "overdue.h"
 #include "partner.h"
 #include "profile.h"
 #include "service.h"
@@ -55,6 +56,7 @@ typedef struct dispatcher {
     js_svc_t svc;
     js_stage_t *stage;
     actions_t *actions;
+    overdue_t *overdue; /* overdue orders -> escalation, as the profile says */
     partner_t *partner; /* orders in stage transferring -> partner hotlines */
     refset_t *rs;
     js_clock_conf_t clk; /* calendar, buckets, warnings: shared with the deadline-timer */
@@ -134,10 +136,13 @@ static int decide(void *arg, js_arena_t *a, Jiesu__V1__Order *o, int64_t now, js
     return 0;
 }
 
+static int overdue_level(void *arg) { return ((dispatcher_t *)arg)->rs->prof.overdue_escalate; }
+
 static void on_store_up(js_svc_t *svc, void *arg) {
     JS_UNUSED(svc);
     dispatcher_t *d = arg;
     js_stage_on_store_up(d->stage);
+    overdue_on_store_up(d->overdue);
     partner_on_store_up(d->partner);
 }
 
@@ -163,6 +168,7 @@ static void on_stop(js_svc_t *svc, void *arg) {
     JS_UNUSED(svc);
     dispatcher_t *d = arg;
     js_stage_stop(d->stage);
+    overdue_stop(d->overdue);
     actions_stop(d->actions);
     partner_stop(d->partner);
 }
@@ -171,13 +177,14 @@ static void on_close(js_svc_t *svc, void *arg) {
     JS_UNUSED(svc);
     dispatcher_t *d = arg;
     js_stage_close(&d->stage);
+    overdue_close(&d->overdue);
     actions_close(&d->actions);
     partner_close(&d->partner);
 }
 
 int main(int argc, char **argv) {
     static dispatcher_t d;
-    const js_conf_def_t *tables[] = {dispatcher_keys, js_clock_keys, partner_conf_keys, NULL};
+    const js_conf_def_t *tables[] = {dispatcher_keys, js_clock_keys, partner_conf_keys, overdue_conf_keys, NULL};
     int rc = js_svc_init_tables(&d.svc, "dispatcher", "[--key value ...]", tables, argc, argv);
     if (rc == JS_CONF_EXIT) return 0;
     if (rc < 0) return 1;
@@ -187,6 +194,9 @@ int main(int argc, char **argv) {
         {"actions.batch_max", 1, 1024},
         {"actions.id_ttl_s", 60, INT64_C(1) << 32},
         {"clock.offset_ms", -(INT64_C(1) << 40), INT64_C(1) << 40},
+        {"overdue.sweep_ms", 10, 3600000},
+        {"overdue.lease_ms", 100, 86400000},
+        {"overdue.batch", 1, 10000},
     };
     for (size_t i = 0; i < JS_ARRAY_LEN(checks); i++) {
         if (js_conf_check_int(svc->conf, checks[i].key, checks[i].min, checks[i].max, err, sizeof err) < 0) {
@@ -229,6 +239,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "jiesu-dispatcher: dispatcher.actions_bind %s: %s\n", ao.bind, js_strerror(e));
         return 1;
     }
+    overdue_opts_t oo = {
+        .actions = d.actions,
+        .level = overdue_level,
+        .level_arg = &d,
+        .cal = (const js_cal_t *const *)&d.clk.cal,
+        .sweep_ms = js_conf_int(svc->conf, "overdue.sweep_ms"),
+        .lease_ms = js_conf_int(svc->conf, "overdue.lease_ms"),
+        .batch = (int)js_conf_int(svc->conf, "overdue.batch"),
+        .offset_ms = js_conf_int(svc->conf, "clock.offset_ms"),
+    };
+    d.overdue = overdue_new(svc, &oo);
     if (!(d.partner = partner_new(svc, err, sizeof err))) {
         fprintf(stderr, "jiesu-dispatcher: %s\n", err);
         return 1;

@@ -36,6 +36,7 @@ void dsp_profile_defaults(dsp_profile_t *p) {
     p->pause_completion_review = true;
     p->extension_max = (dsp_limit_t){15, DSP_LIMIT_WD};
     p->extension_max_count = 1;
+    p->overdue_escalate = 0;
 }
 
 static int s_bool(const char *v, bool *out) {
@@ -172,6 +173,11 @@ int dsp_profile_load(dsp_profile_t *out, const char *path, dsp_problems_t *pr) {
                 long n = strtol(v, &end, 10);
                 bad = *end || end == v || n < 0 || n > 100;
                 if (!bad) p.extension_max_count = (int)n;
+            } else if (!strcmp(k, "overdue.escalate")) {
+                idx = (int)base_i + 5;
+                p.overdue_escalate = !strcmp(v, "none") ? 0 : !strcmp(v, "district") ? 1 : !strcmp(v, "city") ? 2
+                                     : !strcmp(v, "sector") ? 3 : -1;
+                bad = p.overdue_escalate < 0;
             }
         }
         if (idx < 0) {
@@ -190,6 +196,8 @@ int dsp_profile_load(dsp_profile_t *out, const char *path, dsp_problems_t *pr) {
                                  v);
             else if (!strcmp(k, "name"))
                 dsp_problems_add(pr, path, lineno, "name: '%s': want 1..31 of a-z 0-9 _ -", v);
+            else if (!strcmp(k, "overdue.escalate"))
+                dsp_problems_add(pr, path, lineno, "overdue.escalate: '%s': want none, district, city or sector", v);
             else if (!strcmp(k, "extension.max_count"))
                 dsp_problems_add(pr, path, lineno, "extension.max_count: '%s' is not an integer in [0, 100]", v);
             else dsp_problems_add(pr, path, lineno, "%s: '%s' is not yes or no", k, v);

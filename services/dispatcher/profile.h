@@ -34,6 +34,8 @@ typedef struct dsp_profile {
     bool pause_completion_review;    /* pause_stages contains completion_review */
     dsp_limit_t extension_max;       /* extension.max: the longest extension one request may add */
     int extension_max_count;         /* extension.max_count: extensions per assignment (0 = none allowed) */
+    int overdue_escalate;            /* overdue.escalate: 0 (none), or the jiesu.v1.EscalationLevel an order goes to
+                                        when its handling clock is overdue (district, city, sector) */
 } dsp_profile_t;
 
 /* Prototypes */

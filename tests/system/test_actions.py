@@ -666,3 +666,26 @@ def test_a_malformed_catalog_stops_the_start_and_a_bad_reload_keeps_the_old_one(
     assert p.returncode == 1 and "catalog.tsv:" in p.stderr, p.stderr
     (d / "catalog.tsv").write_text(good, encoding="utf-8")
     s.start_service("dispatcher")
+
+
+@pytest.mark.parametrize("profile,escalates", [("beijing", True), ("zhongshan", False)])
+def test_an_overdue_order_is_escalated_as_the_profile_says(make_suite, profile, escalates):
+    # the timer and the dispatcher both run 30 hours ahead: the 24-hour clock of a water cut is overdue at once
+    s = make_suite(env=dict(AUTO, JIESU_CLOCK_OFFSET_MS=str(30 * 3600 * 1000), JIESU_PROFILE=profile))
+    c = s.client()
+    r = s.redis.client()
+    try:
+        oid, o = order_after_dispatch(s, c, WATER)
+        wait_for(lambda: any(t == "jiesu.clock.overdue" for t, _ in clock_records(r, oid)), 20, what="overdue")
+        wait_for(lambda: r("ZCARD", "jiesu:overdue") == 0, 20, what="the overdue set swept")
+        o = load(r, oid)
+        if escalates:
+            assert o.stage == T.STAGE_ESCALATED and o.escalation == T.ESCALATION_LEVEL_DISTRICT
+            h = o.history[-1]
+            assert h.type == "jiesu.order.escalated" and h.actor.role == T.ACTOR_ROLE_SYSTEM
+            assert "overdue.escalate" in h.note
+        else:
+            assert o.stage == T.STAGE_DISPATCHED and o.escalation == T.ESCALATION_LEVEL_UNSPECIFIED
+        assert sum(1 for h in o.history if h.type == "jiesu.order.escalated") == (1 if escalates else 0)
+    finally:
+        r.close()
