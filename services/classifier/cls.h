@@ -28,7 +28,8 @@ typedef struct cls_result {
     float type_conf, topic_conf; /* calibrated probabilities of type and topic */
     char rule[64];     /* id of the disposition rule that fired, "" if none */
     char reason[256];  /* one line for a person */
-    int manual;        /* 1: below threshold or bad input -> manual queue */
+    int manual;        /* 1: topic below threshold or bad input -> manual queue */
+    int type_unsure;   /* 1: type below type_threshold: dispatched all the same, an operator confirms the type */
 } cls_result_t;
 
 /* Prototypes */

@@ -170,9 +170,11 @@ void cls_classify(const cls_engine_t *e, const char *text, size_t len, cls_resul
         snprintf(why, sizeof why, "topic unsure (%s %.2f < %.2f)", out->topic, out->topic_conf, set->threshold);
         s_manual(out, why);
     } else if (out->type_conf < set->type_threshold) {
-        snprintf(why, sizeof why, "type unsure (%s %.2f < %.2f)", s_type_names[out->type], out->type_conf,
-                 set->type_threshold);
-        s_manual(out, why);
+        /* The type only chooses a default limit where the catalog names none: an order whose matter and place
+         * are clear goes to its unit now (接诉即办) and an operator confirms the type meanwhile. */
+        out->type_unsure = 1;
+        snprintf(out->reason, sizeof out->reason, "dispatch: %s (%.2f); type unsure (%s %.2f < %.2f): to confirm",
+                 out->topic, out->topic_conf, s_type_names[out->type], out->type_conf, set->type_threshold);
     }
     if (!out->manual && !out->reason[0])
         snprintf(out->reason, sizeof out->reason, "dispatch: %s (%.2f), %s (%.2f)", out->topic, out->topic_conf,

@@ -15,7 +15,7 @@ static const js_conf_def_t classifier_keys[] = {
     {"dispatcher.connect", "tcp://127.0.0.1:7012", "dispatcher PULL endpoint(s), comma-separated"},
     {"classifier.model_dir", "config/classifier", "model, rules and knowledge base"},
     {"classifier.threshold", "-1", "topic probability below which an order goes to the manual queue (-1: rules.tsv's)"},
-    {"classifier.type_threshold", "-1", "type probability below which an order goes to the manual queue (-1: rules.tsv's)"},
+    {"classifier.type_threshold", "-1", "type probability below which the type is marked unsure for an operator to confirm (the order goes on; -1: rules.tsv's)"},
     {NULL, NULL, NULL},
 };
 
@@ -69,6 +69,7 @@ static int decide(void *arg, js_arena_t *a, Jiesu__V1__Order *o, int64_t now, js
     k->rule = js_arena_strdup(a, r.rule);
     k->reason = js_arena_strdup(a, r.reason);
     k->manual = r.manual != 0;
+    k->type_unsure = r.type_unsure != 0;
     o->classification = k;
     o->type = k->type;
     o->topic = k->topic;

@@ -141,3 +141,28 @@ def test_classify_refuses_an_order_not_in_manual(suite):
     p = ctl(suite, "classify", oid, "--topic", "城乡建设", "--type", "complaint")
     one_line_error(p, "stage transferred", "not manual")
     assert show(suite, oid)["version"] == o["version"]
+
+
+def test_an_unsure_type_goes_on_to_its_unit_and_an_operator_confirms_it(make_suite):
+    """The type only chooses a default limit: with the shipped type threshold an order whose type the model is
+    unsure of is dispatched all the same, marked type_unsure; an operator confirms or corrects the type while the
+    order stays with its unit (jiesu.order.type_confirmed), and the correction is kept."""
+    s = make_suite()
+    text = "金河路梨园小区从早上开始停水，到现在水龙头不出水，家里有老人"  # says no type; the catalog knows the matter
+    oid = submit(s, text)
+    o = wait_for(lambda: (lambda x: x["stage"] not in ("received", "classified") and x)(show(s, oid)), 20,
+                 every=0.2, what="the dispatch")
+    assert o["stage"] == "dispatched", o
+    k = o["classification"]
+    assert k.get("type_unsure") is True and "type unsure" in k["reason"] and not k.get("manual", False)
+    one_line_error(ctl(s, "classify", oid, "--topic", "环境保护", "--type", "help"), "its topic stays")
+    p = ctl(s, "classify", oid, "--topic", o["topic"], "--type", "help", "--name", "li")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["stage"] == "dispatched" and out["type"] == "help"
+    o2 = show(s, oid)
+    assert o2["stage"] == "dispatched" and o2["type"] == "help" and o2["assignments"] == o["assignments"]
+    assert not o2["classification"].get("type_unsure", False)
+    assert o2["history"][-1]["type"] == "jiesu.order.type_confirmed"
+    p = ctl(s, "corrections", "--kind", "type")
+    assert p.returncode == 0 and p.stdout.startswith("label\ttext\n") and "help\t" in p.stdout

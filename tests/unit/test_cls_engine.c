@@ -96,7 +96,8 @@ static void test_rules_decide(void **state) {
     assert_true(r.type_conf >= 0.95f);
     assert_int_equal(r.manual, 0);
     /* the same without a type in the title: the model is not sure enough of the type for a type
-     * threshold of 0.90 (classifier.type_threshold), so an operator confirms; the urgency stays */
+     * threshold of 0.90 (classifier.type_threshold): the order goes on to its unit and an operator
+     * confirms the type; the urgency stays */
     char err[256];
     cls_engine_t *e9 = cls_engine_load("config/classifier", err, sizeof err);
     assert_non_null(e9);
@@ -104,8 +105,10 @@ static void test_rules_decide(void **state) {
     const char *t = "A4区北湾景园小区从昨天开始停水，几百户居民没水用，物业说不清楚什么时候恢复";
     cls_classify(e9, t, strlen(t), &r);
     cls_engine_free(&e9);
-    assert_int_equal(r.manual, 1);
-    assert_int_equal(r.disposition, D(MANUAL));
+    assert_int_equal(r.manual, 0);
+    assert_int_equal(r.type_unsure, 1);
+    assert_int_equal(r.disposition, D(DISPATCH));
+    assert_non_null(strstr(r.reason, "type unsure"));
     assert_int_equal(r.urgency, U(HIGH));
     assert_string_equal(r.topic, "城乡建设");
     assert_non_null(strstr(r.reason, "type unsure"));

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -269,12 +270,6 @@ int cmd_classify(redisContext *r, int argc, char **argv, const char *model_dir, 
         return s_fail("classify: no order %s", a.id);
     }
     int stage = atoi(st->str);
-    if (stage != JIESU__V1__STAGE__STAGE_MANUAL) {
-        freeReplyObject(rep);
-        return s_fail("classify: order %s is in stage %s, not manual: only orders in the manual queue are "
-                      "classified by hand",
-                      a.id, js_stage_name(stage));
-    }
     int64_t version = strtoll(v->str, NULL, 10);
     js_arena_t *ar = js_arena_new(8192);
     Jiesu__V1__Order *o =
@@ -284,9 +279,33 @@ int cmd_classify(redisContext *r, int argc, char **argv, const char *model_dir, 
         js_arena_destroy(&ar);
         return s_fail("classify: order %s: field d does not decode as an Order", a.id);
     }
+    /* An order already with its units keeps its topic (its units were decided on it): only an unsure type is
+     * confirmed or corrected there, and the order stays where it is. */
+    bool confirm = stage != JIESU__V1__STAGE__STAGE_MANUAL;
+    if (confirm) {
+        bool open = (stage >= JIESU__V1__STAGE__STAGE_DISPATCHED && stage <= JIESU__V1__STAGE__STAGE_CALLBACK) ||
+                    stage == JIESU__V1__STAGE__STAGE_ESCALATED; /* as TYPE_CONFIRM_STAGES in functions.lua */
+        bool unsure = o->classification && o->classification->type_unsure;
+        if (!open || !unsure) {
+            js_arena_destroy(&ar);
+            return s_fail("classify: order %s is in stage %s, not manual: only orders in the manual queue are "
+                          "classified by hand (an order with its units whose type is unsure may have its type "
+                          "confirmed)",
+                          a.id, js_stage_name(stage));
+        }
+        if (strcmp(o->topic ? o->topic : "", a.topic) != 0) {
+            rc = s_fail("classify: order %s is with its units (stage %s): its topic stays %s; only its type "
+                        "can be confirmed (give --topic %s)",
+                        a.id, js_stage_name(stage), o->topic, o->topic);
+            js_arena_destroy(&ar);
+            return rc;
+        }
+    }
+    const Jiesu__V1__Disposition kept_disposition = o->disposition;
+    char *kept_close = o->close_reason;
     int64_t now = js_now_ms();
     char eid[JS_ID_LEN + 1];
-    const char *etype = "jiesu.order.classified";
+    const char *etype = confirm ? "jiesu.order.type_confirmed" : "jiesu.order.classified";
     js_env_t env = JIESU__V1__ENVELOPE__INIT;
     js_env_init(&env, eid, etype, source, a.id, o->trace_id ? o->trace_id : "");
     env.time_ms = now;
@@ -294,6 +313,12 @@ int cmd_classify(redisContext *r, int argc, char **argv, const char *model_dir, 
     o->version = version; /* the stored version is the truth */
     ctl_correction_t c;
     ctl_classify_apply(ar, o, &a, etype, eid, now, &c);
+    if (confirm) {
+        o->stage = (Jiesu__V1__Stage)stage;
+        o->disposition = o->classification->disposition = kept_disposition;
+        o->close_reason = kept_close;
+    }
+    o->classification->type_unsure = false;
     size_t blen = protobuf_c_message_get_packed_size(&o->base), elen;
     uint8_t *blob = js_arena_alloc(ar, blen ? blen : 1);
     protobuf_c_message_pack(&o->base, blob);
@@ -305,12 +330,13 @@ int cmd_classify(redisContext *r, int argc, char **argv, const char *model_dir, 
     snprintf(snow, sizeof snow, "%lld", (long long)now);
     snprintf(scmax, sizeof scmax, "%lld", (long long)corrections_maxlen);
     const char *fv[] = {"FCALL", "jiesu_classify", "1", key, smax, a.id, sver, (const char *)blob, etype,
-                        (const char *)ebuf, snow, scmax, c.topic, c.type, c.text, c.m_topic, c.m_type, c.by};
+                        (const char *)ebuf, snow, scmax, c.topic, c.type, c.text, c.m_topic, c.m_type, c.by,
+                        "type"};
     size_t fl[JS_ARRAY_LEN(fv)];
     for (size_t i = 0; i < JS_ARRAY_LEN(fv); i++) fl[i] = strlen(fv[i]);
     fl[7] = blen;
     fl[9] = elen;
-    rep = redisCommandArgv(r, (int)JS_ARRAY_LEN(fv), fv, fl);
+    rep = redisCommandArgv(r, (int)JS_ARRAY_LEN(fv) - (confirm ? 0 : 1), fv, fl);
     rc = 0;
     if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 || rep->element[0]->type != REDIS_REPLY_INTEGER) {
         const char *why = s_rerr(r, rep);
@@ -322,7 +348,10 @@ int cmd_classify(redisContext *r, int argc, char **argv, const char *model_dir, 
         rc = s_fail("classify: no order %s", a.id);
     } else if (rep->element[0]->integer == 0 && rep->elements == 3) {
         long long ns = rep->element[1]->integer, nv = rep->element[2]->integer;
-        rc = ns != JIESU__V1__STAGE__STAGE_MANUAL
+        rc = confirm && ns != stage
+                 ? s_fail("classify: order %s moved to stage %s while its type was being confirmed: try again",
+                          a.id, js_stage_name((int)ns))
+             : !confirm && ns != JIESU__V1__STAGE__STAGE_MANUAL
                  ? s_fail("classify: order %s is in stage %s, not manual: only orders in the manual queue are "
                           "classified by hand",
                           a.id, js_stage_name((int)ns))
@@ -330,7 +359,8 @@ int cmd_classify(redisContext *r, int argc, char **argv, const char *model_dir, 
                           "try again",
                           a.id, (long long)version, nv);
     } else if (rep->element[0]->integer == 1 && rep->elements == 2) {
-        json_t *j = json_pack("{s:s,s:s,s:I,s:s,s:s}", "id", a.id, "stage", "classified", "version",
+        json_t *j = json_pack("{s:s,s:s,s:I,s:s,s:s}", "id", a.id, "stage",
+                              confirm ? js_stage_name(stage) : "classified", "version",
                               (json_int_t)rep->element[1]->integer, "topic", c.topic, "type", c.type);
         s_print(j);
     } else {
