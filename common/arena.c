@@ -94,6 +94,7 @@ void js_arena_reset(js_arena_t *a) {
     a->head = a->first;
     a->first->used = 0;
     a->used = 0;
+    a->block_size = a->first->cap; /* growth starts over: a reused arena must not double for ever */
 }
 
 void js_arena_destroy(js_arena_t **ap) {

@@ -30,6 +30,20 @@ static void test_alloc_align_grow(void **state) {
     js_arena_destroy(&a);
 }
 
+/* An arena reset and reused many times keeps its growth bounded: each cycle
+ * needs a few grown blocks, and before the fix block sizes doubled across
+ * resets until malloc failed (a 34 GB request after a few dozen cycles). */
+static void test_reset_restarts_growth(void **state) {
+    (void)state;
+    js_arena_t *a = js_arena_new(1024);
+    for (int cycle = 0; cycle < 200; cycle++) {
+        for (int i = 0; i < 64; i++) memset(js_arena_alloc(a, 4000), cycle & 0xff, 4000);
+        assert_true(js_arena_used(a) >= 64 * 4000);
+        js_arena_reset(a);
+    }
+    js_arena_destroy(&a);
+}
+
 static void test_protobuf_in_arena(void **state) {
     (void)state;
     Jiesu__V1__Order o = JIESU__V1__ORDER__INIT;
@@ -50,6 +64,7 @@ static void test_protobuf_in_arena(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alloc_align_grow),
+        cmocka_unit_test(test_reset_restarts_growth),
         cmocka_unit_test(test_protobuf_in_arena),
     };
     return cmocka_run_group_tests_name("arena", tests, NULL, NULL);
