@@ -53,6 +53,32 @@ local function num(x, what)
   return n
 end
 
+-- ZADD the timers args[tp .. tp + 3*nt) (bucket, fire time, member each),
+-- one ZADD per run of one bucket: the clocks of an order usually share one.
+local function arm_timers(args, tp, nt)
+  local t = 0
+  while t < nt do
+    local q = tp + t * 3
+    local zargs = {'jiesu:tm:{' .. args[q] .. '}', args[q + 1], args[q + 2]}
+    while t + 1 < nt and args[tp + (t + 1) * 3] == args[q] do
+      t = t + 1
+      zargs[#zargs + 1] = args[tp + t * 3 + 1]
+      zargs[#zargs + 1] = args[tp + t * 3 + 2]
+    end
+    redis.call('ZADD', unpack(zargs))
+    t = t + 1
+  end
+end
+
+-- HSET okey with the fixed pairs in h, then args[fp .. fp + 2*nf) as name, value pairs.
+local function hset_fields(h, args, fp, nf)
+  for f = 0, nf - 1 do
+    h[#h + 1] = args[fp + f * 2]
+    h[#h + 1] = args[fp + f * 2 + 1]
+  end
+  redis.call('HSET', unpack(h))
+end
+
 --[[ jiesu_receive: store new orders (intake).
   KEYS: o:{ID} of each order, in order.
   ARGV: now_ms, redrive_at_ms, maxlen, idem_ttl_s, then per order 6 args:
@@ -138,28 +164,11 @@ local function advance(keys, args)
       out[#out + 1] = {0, tonumber(cur[1]), tonumber(cur[2])}
     else
       local nv = tonumber(ev) + 1
-      local h = {okey, 'stage', ns, 'v', nv, 'd', blob}
-      for f = 0, nf - 1 do
-        h[#h + 1] = args[fp + f * 2]
-        h[#h + 1] = args[fp + f * 2 + 1]
-      end
-      redis.call('HSET', unpack(h))
+      hset_fields({okey, 'stage', ns, 'v', nv, 'd', blob}, args, fp, nf)
       if prov == '1' then redis.call('SADD', 'jiesu:prov', id) end
       redis.call('ZREM', due_key(es), id)
       if redrive > 0 then redis.call('ZADD', due_key(ns), redrive, id) end
-      -- one ZADD per bucket: the clocks of an order usually share one
-      local t = 0
-      while t < nt do
-        local q = tp + t * 3
-        local zargs = {'jiesu:tm:{' .. args[q] .. '}', args[q + 1], args[q + 2]}
-        while t + 1 < nt and args[tp + (t + 1) * 3] == args[q] do
-          t = t + 1
-          zargs[#zargs + 1] = args[tp + t * 3 + 1]
-          zargs[#zargs + 1] = args[tp + t * 3 + 2]
-        end
-        redis.call('ZADD', unpack(zargs))
-        t = t + 1
-      end
+      arm_timers(args, tp, nt)
       xadd(maxlen, etype, id, env)
       out[#out + 1] = {1, nv}
     end
@@ -452,25 +461,10 @@ local function act(keys, args)
         local h = {okey, 'stage', ns, 'v', nv, 'd', blob}
         if asg ~= '' then h[#h + 1] = 'asg'; h[#h + 1] = asg end
         if bit.band(row[4], FX_SAVE_PREV) ~= 0 then h[#h + 1] = 'ps'; h[#h + 1] = es end
-        for f = 0, nf - 1 do
-          h[#h + 1] = args[fp + f * 2]
-          h[#h + 1] = args[fp + f * 2 + 1]
-        end
-        redis.call('HSET', unpack(h))
+        hset_fields(h, args, fp, nf)
         if ns ~= es then redis.call('ZREM', due_key(es), id) end
         if redrive > 0 then redis.call('ZADD', due_key(ns), redrive, id) end
-        local t = 0
-        while t < nt do
-          local q = tp + t * 3
-          local zargs = {'jiesu:tm:{' .. args[q] .. '}', args[q + 1], args[q + 2]}
-          while t + 1 < nt and args[tp + (t + 1) * 3] == args[q] do
-            t = t + 1
-            zargs[#zargs + 1] = args[tp + t * 3 + 1]
-            zargs[#zargs + 1] = args[tp + t * 3 + 2]
-          end
-          redis.call('ZADD', unpack(zargs))
-          t = t + 1
-        end
+        arm_timers(args, tp, nt)
         if prov == '1' then redis.call('SADD', 'jiesu:prov', id) end
         if aid ~= '' then redis.call('SET', akey, nv .. ':' .. ns, 'EX', ttl) end
         xadd(maxlen, etype, id, env)
