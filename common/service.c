@@ -1,6 +1,7 @@
 /* service.c -- the process shell every jiesu service shares. */
 #include "service.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,52 @@ int js_svc_connect_list(js_sock_t *s, const char *list) {
     }
     free(copy);
     return rc < 0 ? rc : (n ? 0 : -EINVAL);
+}
+
+int js_svc_reply(js_sock_t *router, const void *ident, size_t ident_len, int delim, const char *req_id,
+                 js_env_t *env) {
+    if (!router) return -EBADF;
+    if (req_id) env->correlation_id = (char *)req_id;
+    size_t len;
+    uint8_t *buf = js_env_pack(env, &len);
+    js_frame_t f[3];
+    size_t n = 0;
+    f[n++] = (js_frame_t){ident, ident_len};
+    if (delim) f[n++] = (js_frame_t){"", 0};
+    f[n++] = (js_frame_t){buf, len};
+    int rc = js_sock_send(router, f, n);
+    free(buf);
+    return rc;
+}
+
+int js_svc_reply_error(js_svc_t *svc, js_sock_t *router, const void *ident, size_t ident_len, int delim,
+                       const char *req_id, const char *subject, const char *code, const char *message,
+                       const char *field) {
+    Jiesu__V1__Error e = JIESU__V1__ERROR__INIT;
+    e.code = (char *)code;
+    e.message = (char *)message;
+    e.field = (char *)(field ? field : "");
+    js_env_t env = JIESU__V1__ENVELOPE__INIT;
+    char id[JS_ID_LEN + 1];
+    js_env_init(&env, id, "jiesu.error", svc->source, subject ? subject : "", "");
+    env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_ERROR;
+    env.error = &e;
+    return js_svc_reply(router, ident, ident_len, delim, req_id ? req_id : "", &env);
+}
+
+int js_svc_reply_pong(js_svc_t *svc, js_sock_t *router, const void *ident, size_t ident_len, int delim,
+                      const char *req_id) {
+    Jiesu__V1__Pong p = JIESU__V1__PONG__INIT;
+    p.service = (char *)svc->name;
+    p.instance = svc->instance;
+    p.version = JIESU_VERSION;
+    p.redis_ok = svc->store && js_store_state(svc->store) == JS_STORE_UP;
+    js_env_t env = JIESU__V1__ENVELOPE__INIT;
+    char id[JS_ID_LEN + 1];
+    js_env_init(&env, id, "jiesu.pong", svc->source, "", "");
+    env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_PONG;
+    env.pong = &p;
+    return js_svc_reply(router, ident, ident_len, delim, req_id ? req_id : "", &env);
 }
 
 void js_svc_publish(js_svc_t *svc, const char *type, const void *bytes, size_t len) {

@@ -72,6 +72,18 @@ int js_svc_run(js_svc_t *svc);
 /* Publish [type][bytes] on the bus; never blocks (a full queue drops and counts:
  * the Redis stream keeps the record). */
 void js_svc_publish(js_svc_t *svc, const char *type, const void *bytes, size_t len);
+/* Replies on a ROUTER to a request that came as [identity]([""])[envelope]:
+ * the same framing back, correlation_id = req_id (NULL: leave env's). 0, or
+ * js_sock_send's error (the client left: the reply is dropped, never waited
+ * for). _error builds an Error (field may be NULL) about subject; _pong the
+ * service's Pong (service = svc->name, redis_ok from the store). */
+int js_svc_reply(js_sock_t *router, const void *ident, size_t ident_len, int delim, const char *req_id,
+                 js_env_t *env);
+int js_svc_reply_error(js_svc_t *svc, js_sock_t *router, const void *ident, size_t ident_len, int delim,
+                       const char *req_id, const char *subject, const char *code, const char *message,
+                       const char *field);
+int js_svc_reply_pong(js_svc_t *svc, js_sock_t *router, const void *ident, size_t ident_len, int delim,
+                      const char *req_id);
 /* Begin shutdown as on SIGTERM (exit_code kept). */
 void js_svc_shutdown(js_svc_t *svc, int exit_code);
 /* Socket options from the common keys (linger, maxmsgsize, heartbeats). */

@@ -97,29 +97,11 @@ static void on_retry(uv_timer_t *t);
 /* ---- control replies ------------------------------------------------------------ */
 
 static void ctl_send(deadline_t *d, const ctl_req_t *q, js_env_t *env) {
-    size_t len;
-    env->correlation_id = (char *)q->req_id;
-    uint8_t *buf = js_env_pack(env, &len);
-    js_frame_t f[3];
-    size_t n = 0;
-    f[n++] = (js_frame_t){q->ident, q->ident_len};
-    if (q->delim) f[n++] = (js_frame_t){"", 0};
-    f[n++] = (js_frame_t){buf, len};
-    js_sock_send(d->control, f, n); /* a peer that left: nothing to do */
-    free(buf);
+    js_svc_reply(d->control, q->ident, q->ident_len, q->delim, q->req_id, env); /* a peer that left: nothing to do */
 }
 
 static void ctl_error(deadline_t *d, const ctl_req_t *q, const char *code, const char *msg) {
-    Jiesu__V1__Error e = JIESU__V1__ERROR__INIT;
-    e.code = (char *)code;
-    e.message = (char *)msg;
-    e.field = "";
-    js_env_t env = JIESU__V1__ENVELOPE__INIT;
-    char id[JS_ID_LEN + 1];
-    js_env_init(&env, id, "jiesu.error", d->svc.source, "", "");
-    env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_ERROR;
-    env.error = &e;
-    ctl_send(d, q, &env);
+    js_svc_reply_error(&d->svc, d->control, q->ident, q->ident_len, q->delim, q->req_id, NULL, code, msg, NULL);
 }
 
 static void ctl_reply(deadline_t *d, const ctl_req_t *q, Jiesu__V1__TimerControlReply *r) {
@@ -753,17 +735,7 @@ static void on_control(js_sock_t *s, const js_frame_t *f, size_t n, void *arg) {
     }
     snprintf(q.req_id, sizeof q.req_id, "%s", env->id);
     if (env->payload_case == JIESU__V1__ENVELOPE__PAYLOAD_PING) {
-        Jiesu__V1__Pong p = JIESU__V1__PONG__INIT;
-        p.service = "deadline-timer";
-        p.instance = d->svc.instance;
-        p.version = JIESU_VERSION;
-        p.redis_ok = js_store_state(d->svc.store) == JS_STORE_UP;
-        js_env_t out = JIESU__V1__ENVELOPE__INIT;
-        char id[JS_ID_LEN + 1];
-        js_env_init(&out, id, "jiesu.pong", d->svc.source, "", "");
-        out.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_PONG;
-        out.pong = &p;
-        ctl_send(d, &q, &out);
+        js_svc_reply_pong(&d->svc, d->control, q.ident, q.ident_len, q.delim, q.req_id);
     } else if (env->payload_case != JIESU__V1__ENVELOPE__PAYLOAD_TIMER_CONTROL) {
         ctl_error(d, &q, "unsupported", "the deadline-timer takes a TimerControl or a ping");
     } else if (env->timer_control->command == JIESU__V1__TIMER_COMMAND__TIMER_COMMAND_CALENDAR_RELOAD) {

@@ -60,30 +60,14 @@ static int64_t s_now(const actions_t *x) { return js_now_ms() + x->o.offset_ms; 
 
 static void s_send(actions_t *x, const void *ident, size_t ident_len, int delim, js_env_t *env) {
     if (x->closed) return;
-    size_t len;
-    uint8_t *buf = js_env_pack(env, &len);
-    js_frame_t f[3];
-    size_t n = 0;
-    f[n++] = (js_frame_t){ident, ident_len};
-    if (delim) f[n++] = (js_frame_t){"", 0};
-    f[n++] = (js_frame_t){buf, len};
-    if (js_sock_send(x->router, f, n) < 0) (*x->c_unroutable)++; /* the client left */
-    free(buf);
+    if (js_svc_reply(x->router, ident, ident_len, delim, NULL, env) < 0) (*x->c_unroutable)++; /* the client left */
 }
 
 static void s_reply_error_raw(actions_t *x, const void *ident, size_t ident_len, int delim, const char *req_id,
                               const char *subject, const char *code, const char *msg, const char *field) {
-    Jiesu__V1__Error e = JIESU__V1__ERROR__INIT;
-    e.code = (char *)code;
-    e.message = (char *)msg;
-    e.field = (char *)(field ? field : "");
-    js_env_t env = JIESU__V1__ENVELOPE__INIT;
-    char id[JS_ID_LEN + 1];
-    js_env_init(&env, id, "jiesu.error", x->svc->source, subject ? subject : "", "");
-    env.correlation_id = (char *)(req_id ? req_id : "");
-    env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_ERROR;
-    env.error = &e;
-    s_send(x, ident, ident_len, delim, &env);
+    if (x->closed) return;
+    if (js_svc_reply_error(x->svc, x->router, ident, ident_len, delim, req_id, subject, code, msg, field) < 0)
+        (*x->c_unroutable)++;
 }
 
 static void s_done(item_t *it) {
@@ -475,18 +459,7 @@ static void s_on_request(js_sock_t *s, const js_frame_t *f, size_t n, void *arg)
         return;
     }
     if (env->payload_case == JIESU__V1__ENVELOPE__PAYLOAD_PING) {
-        Jiesu__V1__Pong p = JIESU__V1__PONG__INIT;
-        p.service = "dispatcher";
-        p.instance = x->svc->instance;
-        p.version = JIESU_VERSION;
-        p.redis_ok = js_store_state(x->svc->store) == JS_STORE_UP;
-        js_env_t pe = JIESU__V1__ENVELOPE__INIT;
-        char id[JS_ID_LEN + 1];
-        js_env_init(&pe, id, "jiesu.pong", x->svc->source, "", "");
-        pe.correlation_id = env->id;
-        pe.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_PONG;
-        pe.pong = &p;
-        s_send(x, f[0].data, f[0].size, delim, &pe);
+        js_svc_reply_pong(x->svc, x->router, f[0].data, f[0].size, delim, env->id);
         js_arena_destroy(&a);
         return;
     }

@@ -77,30 +77,13 @@ typedef struct intake {
 
 static void reply_env(intake_t *in, js_sock_t *sock, const void *ident, size_t ident_len, int delim,
                       js_env_t *env) {
-    size_t len;
-    uint8_t *buf = js_env_pack(env, &len);
-    js_frame_t f[3];
-    size_t n = 0;
-    f[n++] = (js_frame_t){ident, ident_len};
-    if (delim) f[n++] = (js_frame_t){"", 0};
-    f[n++] = (js_frame_t){buf, len};
-    if (!sock || js_sock_send(sock, f, n) < 0) (*in->c_reply_dropped)++; /* the peer left */
-    free(buf);
+    if (js_svc_reply(sock, ident, ident_len, delim, NULL, env) < 0) (*in->c_reply_dropped)++; /* the peer left */
 }
 
 static void reply_error(intake_t *in, js_sock_t *sock, const void *ident, size_t ident_len, int delim,
                         const char *req_id, const char *code, const char *message, const char *field) {
-    Jiesu__V1__Error e = JIESU__V1__ERROR__INIT;
-    e.code = (char *)code;
-    e.message = (char *)message;
-    e.field = (char *)(field ? field : "");
-    js_env_t env = JIESU__V1__ENVELOPE__INIT;
-    char id[JS_ID_LEN + 1];
-    js_env_init(&env, id, "jiesu.error", in->svc.source, "", "");
-    env.correlation_id = (char *)(req_id ? req_id : "");
-    env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_ERROR;
-    env.error = &e;
-    reply_env(in, sock, ident, ident_len, delim, &env);
+    if (js_svc_reply_error(&in->svc, sock, ident, ident_len, delim, req_id, NULL, code, message, field) < 0)
+        (*in->c_reply_dropped)++;
 }
 
 static void reply_ok(intake_t *in, item_t *it, const char *order_id, int duplicate) {
@@ -238,18 +221,7 @@ static void flush(intake_t *in) {
 /* ---- requests --------------------------------------------------------------- */
 
 static void handle_ping(intake_t *in, js_sock_t *sock, const js_frame_t *ident, int delim, const char *req_id) {
-    Jiesu__V1__Pong p = JIESU__V1__PONG__INIT;
-    p.service = "intake";
-    p.instance = in->svc.instance;
-    p.version = JIESU_VERSION;
-    p.redis_ok = js_store_state(in->svc.store) == JS_STORE_UP;
-    js_env_t env = JIESU__V1__ENVELOPE__INIT;
-    char id[JS_ID_LEN + 1];
-    js_env_init(&env, id, "jiesu.pong", in->svc.source, "", "");
-    env.correlation_id = (char *)req_id;
-    env.payload_case = JIESU__V1__ENVELOPE__PAYLOAD_PONG;
-    env.pong = &p;
-    reply_env(in, sock, ident->data, ident->size, delim, &env);
+    if (js_svc_reply_pong(&in->svc, sock, ident->data, ident->size, delim, req_id) < 0) (*in->c_reply_dropped)++;
 }
 
 /* One request from the plain endpoint (partner NULL) or from the partner
