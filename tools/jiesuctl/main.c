@@ -115,7 +115,8 @@ static redisContext *s_redis(ctl_t *c, char *err, size_t errlen) {
 
 /* ---- intake ----------------------------------------------------------------- */
 
-static void *s_dealer(ctl_t *c, char *err, size_t errlen) {
+/* A DEALER to the endpoint named by config key `key` (intake, dispatcher). */
+static void *s_dealer_to(ctl_t *c, const char *key, char *err, size_t errlen) {
     void *s = zmq_socket(c->zctx, ZMQ_DEALER);
     int zero = 0, one = 1, to = (int)c->timeout_ms;
     int64_t max = (int64_t)c->max_msg;
@@ -124,9 +125,9 @@ static void *s_dealer(ctl_t *c, char *err, size_t errlen) {
     zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one);
     zmq_setsockopt(s, ZMQ_SNDTIMEO, &to, sizeof to);
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
-    const char *ep = js_conf_str(c->conf, "intake");
+    const char *ep = js_conf_str(c->conf, key);
     if (zmq_connect(s, ep) < 0) {
-        snprintf(err, errlen, "intake %s: %s", ep, zmq_strerror(zmq_errno()));
+        snprintf(err, errlen, "%s %s: %s", key, ep, zmq_strerror(zmq_errno()));
         zmq_close(s);
         return NULL;
     }
@@ -206,7 +207,7 @@ static int s_cmd_submit(ctl_t *c, int argc, char **argv) {
     s_source(source, sizeof source);
     js_trace_new(trace);
 
-    void *s = s_dealer(c, err, sizeof err);
+    void *s = s_dealer_to(c, "intake", err, sizeof err);
     if (!s) return s_fail("submit: %s", err);
     int tries = (int)js_conf_int(c->conf, "submit.tries");
     int64_t backoff = js_conf_int(c->conf, "submit.backoff_ms");
@@ -412,7 +413,7 @@ static void s_ping_redis(ctl_t *c, json_t *report, json_t *services) {
 
 static void s_ping_intake(ctl_t *c, json_t *report) {
     char err[512];
-    void *s = s_dealer(c, err, sizeof err);
+    void *s = s_dealer_to(c, "intake", err, sizeof err);
     if (!s) {
         json_object_set_new(report, "intake_error", json_string(err));
         return;
@@ -526,18 +527,10 @@ static int s_cmd_act(ctl_t *c, int argc, char **argv) {
     /* One id for every try: the dispatcher answers a repeat with the first result. */
     js_env_init(&env, id, "jiesu.action", source, a.order_id, trace);
     ctl_act_build(&a, &parts, &env);
-    void *s = zmq_socket(c->zctx, ZMQ_DEALER);
-    int zero = 0, one = 1, to = (int)c->timeout_ms;
-    int64_t max = (int64_t)c->max_msg;
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one);
-    zmq_setsockopt(s, ZMQ_SNDTIMEO, &to, sizeof to);
-    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    char cerr[512];
+    void *s = s_dealer_to(c, "dispatcher", cerr, sizeof cerr);
+    if (!s) return s_fail("act: %s", cerr);
     const char *ep = js_conf_str(c->conf, "dispatcher");
-    if (zmq_connect(s, ep) < 0) {
-        zmq_close(s);
-        return s_fail("act: dispatcher %s: %s", ep, zmq_strerror(zmq_errno()));
-    }
     int tries = (int)js_conf_int(c->conf, "act.tries");
     char why[600] = "";
     int result = -1;
