@@ -438,6 +438,19 @@ def test_bad_requests_get_one_clear_line_and_change_nothing(env):
         assert desk.sock.poll(int(10000 * SLOW)), raw
         rep = decode(desk.sock.recv())
         assert rep.WhichOneof("payload") == "error", raw
+    # broken UTF-8 in a reason: refused by name; a 2 MB frame: the connection is dropped, the dispatcher goes on
+    raw = envelope(type="jiesu.action")
+    raw.unit_action.order_id = oid
+    raw.unit_action.kind = T.UNIT_ACTION_NOTE
+    raw.unit_action.actor.role = T.ACTOR_ROLE_UNIT
+    raw.unit_action.actor.unit_id = "util-water"
+    raw.unit_action.reason = "XXXX"
+    data = raw.SerializeToString().replace(b"XXXX", b"\xff\xfe\xc3\x28")
+    desk.sock.send(data)
+    assert desk.recv(raw.id).error.code == "bad_utf8"
+    big = Desk(s)
+    big.sock.send(b"\x0a" + b"x" * (2 * 1024 * 1024))
+    assert not big.sock.poll(int(1000 * SLOW))                               # no answer to a frame over the limit
     bad = envelope(type="jiesu.action")
     bad.unit_action.order_id = oid
     bad.unit_action.kind = 99
