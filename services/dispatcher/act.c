@@ -583,6 +583,11 @@ static int s_review(s_work_t *w, const act_req_t *req, int stage, int saved) {
             } else {
                 /* Nothing fits without the unit that returned: a reviewer names the units. */
                 if (s_stop_all(w, "return approved: no unit left, consultation") < 0) return -1;
+                /* No unit holds it now: the consultation names them. "-" is the empty map for jiesu_act
+                 * ("" would mean unchanged). */
+                o->assignments = NULL;
+                o->n_assignments = 0;
+                out->asg = "-";
                 out->stage = JIESU__V1__STAGE__STAGE_CONSULTATION;
                 out->note = js_arena_printf(w->a, "return of %s approved; to consultation: %s", p->unit_id, d.reason);
             }

@@ -1071,6 +1071,8 @@ static void test_return_approved(void **st) {
     }
     assert_int_equal(c->out.nfields, 3);
     assert_int_equal(c->out.ntimers, 0);
+    assert_int_equal(c->o->n_assignments, 0); /* no unit holds it while the consultation decides */
+    assert_string_equal(c->out.asg, "-");
     /* consultation: excluded units cannot be named; the ones named are fixed */
     REFUSE(s_review(c, JS_ACT_ASSIGN, "reviewer", NULL, "cj-gulou", t2 + H));
     s_refused(c, "bad_request", "cj-gulou returned this order");
