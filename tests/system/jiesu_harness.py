@@ -112,9 +112,38 @@ def reap(p, timeout):
 # ---- basics ----------------------------------------------------------------
 
 
+_given_ports = set()
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    """A TCP port free now on 127.0.0.1 (the kernel's pick, so no fixed ports)."""
-    with socket.socket() as s:
+    """A TCP port free now on 127.0.0.1, never handed out before by this
+    process, and below the kernel's ephemeral range: a port the kernel picked
+    (bind to 0) could be given next as the source port of some outgoing
+    connection before the service binds it ("Address already in use"), and
+    two picks could be the same. No fixed ports: a random one, checked."""
+    import random
+    hi = min(_ephemeral_low(), 65536) - 1
+    lo = max(1024, hi - 12000)
+    for _ in range(500):
+        port = random.randint(lo, hi)
+        if port in _given_ports:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given_ports.add(port)
+        return port
+    with socket.socket() as s:  # a crowded range: the kernel's pick after all
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
