@@ -62,6 +62,35 @@ int js_curve_fields(char *line, char **f, int max) {
     return n;
 }
 
+int js_curve_each_line(const char *path, int max, js_curve_line_fn fn, void *arg, char *err, size_t errlen) {
+    if (max < 1 || max > 8) return -EINVAL;
+    FILE *fp = fopen(path, "re");
+    if (!fp) {
+        int e = -errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(-e));
+        return e;
+    }
+    char line[JS_CURVE_LINE_MAX + 2];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, fp)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(fp)) {
+            snprintf(err, errlen, "%s:%d: line over %d bytes", path, lineno, JS_CURVE_LINE_MAX);
+            rc = -EINVAL;
+            break;
+        }
+        char *f[9];
+        int n = js_curve_fields(line, f, max);
+        if (n != 0) rc = fn(arg, path, lineno, f, n, err, errlen);
+    }
+    if (rc == 0 && ferror(fp)) {
+        snprintf(err, errlen, "%s: read error", path);
+        rc = -EIO;
+    }
+    fclose(fp);
+    return rc;
+}
+
 int js_curve_read_key(const char *path, int secret, char key[JS_CURVE_Z85_LEN + 1], char *err, size_t errlen) {
     key[0] = '\0';
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -46,5 +46,14 @@ int js_curve_write_pair(const char *prefix, char pub[JS_CURVE_Z85_LEN + 1], char
  * blank-separated fields. Returns the number of fields, 0 for a blank or
  * comment line, or -E2BIG when there are more than max. */
 int js_curve_fields(char *line, char **f, int max);
+/* One line of a key file, split by js_curve_fields into f[0..n) (n is -E2BIG
+ * for more than the max fields asked): 0, or -EINVAL with err set to
+ * "PATH:LINE: what" (the caller names path and lineno). */
+typedef int (*js_curve_line_fn)(void *arg, const char *path, int lineno, char **f, int n, char *err, size_t errlen);
+/* Read the partner file path (keys, peers) a line at a time: blank and
+ * comment lines skipped, a line over JS_CURVE_LINE_MAX refused, each other
+ * line split into at most max (<= 8) fields and handed to fn. 0, the first
+ * error of fn, or a negative errno (open, read) with err set. */
+int js_curve_each_line(const char *path, int max, js_curve_line_fn fn, void *arg, char *err, size_t errlen);
 
 #endif

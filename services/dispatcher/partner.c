@@ -94,67 +94,48 @@ static int s_endpoint_ok(const char *e) {
     return 0;
 }
 
-int partner_peers_load(const char *path, partner_peers_t *out, char *err, size_t errlen) {
-    partner_peers_t pp = {NULL, 0};
-    if (!*path) {
-        partner_peers_free(out);
-        *out = pp;
-        return 0;
-    }
-    FILE *fp = fopen(path, "re");
-    if (!fp) {
-        int e = -errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(-e));
-        return e;
-    }
-    char line[JS_CURVE_LINE_MAX + 2];
-    int lineno = 0, rc = 0;
-    size_t cap = 0;
-    while (rc == 0 && fgets(line, sizeof line, fp)) {
-        lineno++;
-        if (!strchr(line, '\n') && !feof(fp)) {
-            snprintf(err, errlen, "%s:%d: line over %d bytes", path, lineno, JS_CURVE_LINE_MAX);
-            rc = -EINVAL;
-            break;
+typedef struct s_peers_acc {
+    partner_peers_t pp;
+    size_t cap;
+} s_peers_acc_t;
+
+static int s_peer_line(void *arg, const char *path, int lineno, char **f, int n, char *err, size_t errlen) {
+    s_peers_acc_t *acc = arg;
+    partner_peers_t *pp = &acc->pp;
+    if (n != 3)
+        snprintf(err, errlen, "%s:%d: want 'partner_id<TAB>endpoint<TAB>server Z85 public key'", path, lineno);
+    else if (!js_curve_id_ok(f[0]))
+        snprintf(err, errlen, "%s:%d: bad partner id '%.80s' (1..%d of A-Z a-z 0-9 _ . -)", path, lineno, f[0],
+                 JS_CURVE_ID_MAX);
+    else if (partner_peers_find(pp, f[0]))
+        snprintf(err, errlen, "%s:%d: partner '%s' is listed twice", path, lineno, f[0]);
+    else if (!s_endpoint_ok(f[1]))
+        snprintf(err, errlen, "%s:%d: '%.80s' is not a ZeroMQ endpoint (tcp://HOST:PORT)", path, lineno, f[1]);
+    else if (!js_curve_z85_ok(f[2], NULL))
+        snprintf(err, errlen, "%s:%d: '%.80s' is not a 40-character Z85 public key", path, lineno, f[2]);
+    else {
+        if (pp->n == acc->cap) {
+            acc->cap = acc->cap ? acc->cap * 2 : 8;
+            pp->v = js_realloc(pp->v, acc->cap * sizeof *pp->v);
         }
-        char *f[4];
-        int n = js_curve_fields(line, f, 3);
-        if (n == 0) continue;
-        rc = -EINVAL;
-        if (n != 3)
-            snprintf(err, errlen, "%s:%d: want 'partner_id<TAB>endpoint<TAB>server Z85 public key'", path, lineno);
-        else if (!js_curve_id_ok(f[0]))
-            snprintf(err, errlen, "%s:%d: bad partner id '%.80s' (1..%d of A-Z a-z 0-9 _ . -)", path, lineno, f[0],
-                     JS_CURVE_ID_MAX);
-        else if (partner_peers_find(&pp, f[0]))
-            snprintf(err, errlen, "%s:%d: partner '%s' is listed twice", path, lineno, f[0]);
-        else if (!s_endpoint_ok(f[1]))
-            snprintf(err, errlen, "%s:%d: '%.80s' is not a ZeroMQ endpoint (tcp://HOST:PORT)", path, lineno, f[1]);
-        else if (!js_curve_z85_ok(f[2], NULL))
-            snprintf(err, errlen, "%s:%d: '%.80s' is not a 40-character Z85 public key", path, lineno, f[2]);
-        else
-            rc = 0;
-        if (rc < 0) break;
-        if (pp.n == cap) {
-            cap = cap ? cap * 2 : 8;
-            pp.v = js_realloc(pp.v, cap * sizeof *pp.v);
-        }
-        partner_peer_t *p = &pp.v[pp.n++];
+        partner_peer_t *p = &pp->v[pp->n++];
         snprintf(p->id, sizeof p->id, "%s", f[0]);
         snprintf(p->endpoint, sizeof p->endpoint, "%s", f[1]);
         snprintf(p->server_key, sizeof p->server_key, "%s", f[2]);
+        return 0;
     }
-    if (rc == 0 && ferror(fp)) {
-        snprintf(err, errlen, "%s: read error", path);
-        rc = -EIO;
-    }
-    fclose(fp);
+    return -EINVAL;
+}
+
+int partner_peers_load(const char *path, partner_peers_t *out, char *err, size_t errlen) {
+    s_peers_acc_t acc = {{NULL, 0}, 0};
+    int rc = *path ? js_curve_each_line(path, 3, s_peer_line, &acc, err, errlen) : 0;
     if (rc < 0) {
-        partner_peers_free(&pp);
+        partner_peers_free(&acc.pp);
         return rc;
     }
     partner_peers_free(out);
-    *out = pp;
+    *out = acc.pp;
     return 0;
 }
 

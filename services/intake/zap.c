@@ -24,69 +24,48 @@ void intake_allow_free(intake_allow_t *a) {
     a->n = 0;
 }
 
-int intake_allow_load(const char *path, intake_allow_t *out, char *err, size_t errlen) {
-    intake_allow_t a = {NULL, 0};
-    if (!*path) {
-        intake_allow_free(out);
-        *out = a;
+typedef struct s_allow_acc {
+    intake_allow_t a;
+    size_t cap;
+} s_allow_acc_t;
+
+static int s_key_line(void *arg, const char *path, int lineno, char **f, int n, char *err, size_t errlen) {
+    s_allow_acc_t *acc = arg;
+    intake_allow_t *a = &acc->a;
+    uint8_t raw[JS_CURVE_KEY_LEN];
+    if (n != 2) {
+        snprintf(err, errlen, "%s:%d: want 'partner_id<TAB>Z85 public key'", path, lineno);
+    } else if (!js_curve_id_ok(f[0])) {
+        snprintf(err, errlen, "%s:%d: bad partner id '%.80s' (1..%d of A-Z a-z 0-9 _ . -)", path, lineno, f[0],
+                 JS_CURVE_ID_MAX);
+    } else if (!js_curve_z85_ok(f[1], raw)) {
+        snprintf(err, errlen, "%s:%d: '%.80s' is not a 40-character Z85 public key", path, lineno, f[1]);
+    } else if (intake_allow_find(a, raw)) {
+        snprintf(err, errlen, "%s:%d: the key is listed already (for %s): a key names one partner", path, lineno,
+                 intake_allow_find(a, raw));
+    } else {
+        if (a->n == acc->cap) {
+            acc->cap = acc->cap ? acc->cap * 2 : 8;
+            a->v = js_realloc(a->v, acc->cap * sizeof *a->v);
+        }
+        intake_partner_key_t *k = &a->v[a->n++];
+        snprintf(k->id, sizeof k->id, "%s", f[0]);
+        memcpy(k->z85, f[1], JS_CURVE_Z85_LEN + 1);
+        memcpy(k->key, raw, sizeof raw);
         return 0;
     }
-    FILE *fp = fopen(path, "re");
-    if (!fp) {
-        int e = -errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(-e));
-        return e;
-    }
-    char line[JS_CURVE_LINE_MAX + 2];
-    int lineno = 0, rc = 0;
-    size_t cap = 0;
-    while (rc == 0 && fgets(line, sizeof line, fp)) {
-        lineno++;
-        if (!strchr(line, '\n') && !feof(fp)) {
-            snprintf(err, errlen, "%s:%d: line over %d bytes", path, lineno, JS_CURVE_LINE_MAX);
-            rc = -EINVAL;
-            break;
-        }
-        char *f[3];
-        int n = js_curve_fields(line, f, 2);
-        if (n == 0) continue;
-        uint8_t raw[JS_CURVE_KEY_LEN];
-        if (n != 2) {
-            snprintf(err, errlen, "%s:%d: want 'partner_id<TAB>Z85 public key'", path, lineno);
-            rc = -EINVAL;
-        } else if (!js_curve_id_ok(f[0])) {
-            snprintf(err, errlen, "%s:%d: bad partner id '%.80s' (1..%d of A-Z a-z 0-9 _ . -)", path, lineno, f[0],
-                     JS_CURVE_ID_MAX);
-            rc = -EINVAL;
-        } else if (!js_curve_z85_ok(f[1], raw)) {
-            snprintf(err, errlen, "%s:%d: '%.80s' is not a 40-character Z85 public key", path, lineno, f[1]);
-            rc = -EINVAL;
-        } else if (intake_allow_find(&a, raw)) {
-            snprintf(err, errlen, "%s:%d: the key is listed already (for %s): a key names one partner", path,
-                     lineno, intake_allow_find(&a, raw));
-            rc = -EINVAL;
-        } else {
-            if (a.n == cap) {
-                cap = cap ? cap * 2 : 8;
-                a.v = js_realloc(a.v, cap * sizeof *a.v);
-            }
-            intake_partner_key_t *k = &a.v[a.n++];
-            snprintf(k->id, sizeof k->id, "%s", f[0]);
-            memcpy(k->z85, f[1], JS_CURVE_Z85_LEN + 1);
-            memcpy(k->key, raw, sizeof raw);
-        }
-    }
-    if (rc == 0 && ferror(fp)) {
-        snprintf(err, errlen, "%s: read error", path);
-        rc = -EIO;
-    }
-    fclose(fp);
+    return -EINVAL;
+}
+
+int intake_allow_load(const char *path, intake_allow_t *out, char *err, size_t errlen) {
+    s_allow_acc_t acc = {{NULL, 0}, 0};
+    int rc = *path ? js_curve_each_line(path, 2, s_key_line, &acc, err, errlen) : 0;
     if (rc < 0) {
-        intake_allow_free(&a);
+        intake_allow_free(&acc.a);
         return rc;
     }
     intake_allow_free(out);
-    *out = a;
+    *out = acc.a;
     return 0;
 }
 
