@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "jsdefs.h"
+
 #define S_KEY_FILE_MAX 4096 /* a key file is one line and a few comments */
 
 int js_curve_keypair(char pub[JS_CURVE_Z85_LEN + 1], char sec[JS_CURVE_Z85_LEN + 1]) {
@@ -111,20 +113,10 @@ int js_curve_read_key(const char *path, int secret, char key[JS_CURVE_Z85_LEN + 
         return -EPERM;
     }
     char buf[S_KEY_FILE_MAX + 1];
-    size_t n = 0;
-    int rc = 0;
-    while (n < sizeof buf - 1) {
-        ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            rc = -errno;
-            break;
-        }
-        if (r == 0) break;
-        n += (size_t)r;
-    }
+    ssize_t got = js_read_small(fd, buf, sizeof buf);
     close(fd);
-    buf[n] = '\0';
+    int rc = got < 0 ? (int)got : 0;
+    size_t n = got < 0 ? 0 : (size_t)got;
     if (rc < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(-rc));
     } else if (n == sizeof buf - 1 || memchr(buf, '\0', n)) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *js_strerror(int err) {
     switch (err) {
@@ -82,4 +83,18 @@ int js_utf8_valid(const char *str, size_t len) {
         s += n + 1;
     }
     return 1;
+}
+
+ssize_t js_read_small(int fd, char *buf, size_t cap) {
+    if (cap == 0) return -EINVAL;
+    size_t n = 0;
+    while (n < cap - 1) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -errno;
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    return (ssize_t)n;
 }

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #define JS_OK 0
@@ -31,6 +32,10 @@ void *js_malloc(size_t n);      /* abort on OOM, like Redis zmalloc */
 void *js_calloc(size_t n, size_t m);
 void *js_realloc(void *p, size_t n);
 char *js_strdup(const char *s);
+/* Read fd to its end into buf, at most cap - 1 bytes, NUL-terminated (EINTR
+ * retried): the bytes read, or a negative errno. A file that fills buf may
+ * hold more: callers of small files treat n == cap - 1 as too long. */
+ssize_t js_read_small(int fd, char *buf, size_t cap);
 int js_utf8_valid(const char *s, size_t len); /* 1 if valid UTF-8 (no overlongs, no surrogates) */
 
 #endif

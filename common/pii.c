@@ -78,20 +78,10 @@ int js_pii_load_file(const char *path, js_pii_t **out) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
     char buf[S_KEY_FILE_MAX + 1];
-    size_t n = 0;
-    int rc = 0;
-    while (n < sizeof buf - 1) {
-        ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            rc = -errno;
-            break;
-        }
-        if (r == 0) break;
-        n += (size_t)r;
-    }
+    ssize_t got = js_read_small(fd, buf, sizeof buf);
     close(fd);
-    buf[n] = '\0';
+    int rc = got < 0 ? (int)got : 0;
+    size_t n = got < 0 ? 0 : (size_t)got;
     /* A NUL inside would hide the rest of the file from the check. */
     if (rc == 0 && (n == sizeof buf - 1 || memchr(buf, '\0', n))) rc = -EINVAL;
     if (rc == 0) *out = js_pii_from_hex(buf, &rc);
