@@ -444,8 +444,8 @@ def test_bad_requests_get_one_clear_line_and_change_nothing(env):
     raw.unit_action.kind = T.UNIT_ACTION_NOTE
     raw.unit_action.actor.role = T.ACTOR_ROLE_UNIT
     raw.unit_action.actor.unit_id = "util-water"
-    raw.unit_action.reason = "XXXX"
-    data = raw.SerializeToString().replace(b"XXXX", b"\xff\xfe\xc3\x28")
+    raw.unit_action.reason = "断水"                  # its bytes e6 96 ad, then cut into an invalid sequence
+    data = raw.SerializeToString().replace("断".encode(), b"\xff\xfe\xc3")
     desk.sock.send(data)
     assert desk.recv(raw.id).error.code == "bad_utf8"
     big = Desk(s)
