@@ -123,13 +123,23 @@ static Jiesu__V1__Clock *s_clock_new(s_work_t *w, int kind, const char *unit) {
 /* The clock's state now: JS_CLOCK_RUNNING, _PAUSED, _STOPPED, or 0 when it
  * has no events (or an illegal list). */
 static int s_clock_state(const s_work_t *w, const Jiesu__V1__Clock *c) {
+    JS_UNUSED(w);
     if (!c || !c->n_events) return 0;
-    js_clock_event_t ev[MAX_EVENTS];
-    int n = js_timer_clock_events(c, ev, MAX_EVENTS);
-    if (n <= 0) return 0;
-    js_clock_result_t r;
-    if (js_clock_eval(w->c->clk->cal, ev, (size_t)n, w->now, &r) < 0) return 0;
-    return r.state;
+    /* The state follows from the kinds alone (clock.h's legal sequences; every stored list was checked by
+     * js_clock_eval when its last event was added): no calendar walk for what the next push checks anyway. */
+    int state = 0;
+    for (size_t i = 0; i < c->n_events; i++) {
+        switch (c->events[i]->kind) {
+        case JIESU__V1__CLOCK_EVENT_KIND__CLOCK_EVENT_START:
+        case JIESU__V1__CLOCK_EVENT_KIND__CLOCK_EVENT_RESET:
+        case JIESU__V1__CLOCK_EVENT_KIND__CLOCK_EVENT_RESUME: state = JS_CLOCK_RUNNING; break;
+        case JIESU__V1__CLOCK_EVENT_KIND__CLOCK_EVENT_PAUSE: state = JS_CLOCK_PAUSED; break;
+        case JIESU__V1__CLOCK_EVENT_KIND__CLOCK_EVENT_STOP: state = JS_CLOCK_STOPPED; break;
+        case JIESU__V1__CLOCK_EVENT_KIND__CLOCK_EVENT_EXTEND: break;
+        default: return 0; /* not a clock event: js_timer_clock_events refuses it too */
+        }
+    }
+    return state;
 }
 
 static void s_mark_changed(s_work_t *w, Jiesu__V1__Clock *c) {
