@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <opencc/opencc.h>
 
 #include "../../services/classifier/cls_normalize.h"
 
@@ -123,6 +124,37 @@ static void test_utf8_codec(void **state) {
     }
 }
 
+/* Only the windows around traditional characters go through opencc: a long
+ * simplified text with traditional phrases at its start, middle and end, and
+ * a text all traditional, come out as opencc makes of the whole text. */
+static void test_traditional_windows(void **state) {
+    (void)state;
+    static char in[32768], out[32768];
+    const char *plain = "小区东门外的路灯坏了很久", *trad = "我家樓下的路燈壞了請儘快維修", *alltrad = "這條道路的積水問題已經反映過許多次";
+    opencc_t cc = opencc_open("t2s.json");
+    assert_true(cc != (opencc_t)-1);
+    for (int shape = 0; shape < 2; shape++) {
+        size_t l = 0;
+        for (int i = 0; i < 60; i++) {
+            const char *piece = shape == 1 ? alltrad : (i == 0 || i == 30 || i == 59) ? trad : plain;
+            l += (size_t)snprintf(in + l, sizeof in - l, "%s", piece);
+        }
+        char *want = opencc_convert_utf8(cc, in, l);
+        cls_norm_info_t info;
+        size_t n = cls_normalize(s_norm, in, l, out, sizeof out, CLS_NORM_DROP_SPACE, &info);
+        assert_int_equal(info.converted, 1);
+        assert_int_equal(n, strlen(want));
+        assert_string_equal(out, want);
+        opencc_convert_utf8_free(want);
+    }
+    /* a window cut by the output cap keeps whole characters */
+    char small[20];
+    size_t n = cls_normalize(s_norm, "路燈壞了路燈壞了路燈壞了", strlen("路燈壞了路燈壞了路燈壞了"), small, sizeof small, 0, NULL);
+    assert_int_equal(n, 18);
+    assert_string_equal(small, "路灯坏了路灯");
+    opencc_close(cc);
+}
+
 static void test_bad_config(void **state) {
     (void)state;
     char err[256] = "";
@@ -135,7 +167,7 @@ int main(void) {
         cmocka_unit_test(test_traditional_to_simplified), cmocka_unit_test(test_width_case_blanks),
         cmocka_unit_test(test_invalid_utf8),              cmocka_unit_test(test_size_cap),
         cmocka_unit_test(test_empty_emoji_null),          cmocka_unit_test(test_utf8_codec),
-        cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_bad_config),                cmocka_unit_test(test_traditional_windows),
     };
     return cmocka_run_group_tests_name("cls_normalize", tests, setup, teardown);
 }
