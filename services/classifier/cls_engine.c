@@ -6,6 +6,7 @@
  * dispatched, through the manual queue when topic or type is unsure. Rule
  * and knowledge-base outcomes do not depend on the topic, so a low topic
  * probability does not send them to the manual queue. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,21 +26,48 @@ static const char *const s_type_names[] = {"", "consultation", "help", "complain
 struct cls_engine {
     cls_norm_t *norm;
     cls_model_t *topic, *type;
+    cls_pair_t *pair;             /* both, applied together */
     int type_of[CLS_MAX_CLASSES]; /* type model class -> OrderType */
     cls_rules_t *rules;
     cls_kb_t *kb;
 };
 
+/* Feature scratch of the calling thread: its buffers grow to the longest
+ * text seen and are kept, so classifying allocates nothing. A thread's
+ * scratch is freed when the thread ends, the main thread's by
+ * cls_engine_free. */
+static __thread cls_fvec_t t_fv;
+static pthread_key_t s_fv_key;
+static pthread_once_t s_fv_once = PTHREAD_ONCE_INIT;
+
+static void s_fv_release(void *v) {
+    cls_fvec_free(v);
+}
+
+static void s_fv_key_init(void) {
+    (void)pthread_key_create(&s_fv_key, s_fv_release);
+}
+
+static cls_fvec_t *s_scratch(void) {
+    if (!t_fv.cap) {
+        pthread_once(&s_fv_once, s_fv_key_init);
+        (void)pthread_setspecific(s_fv_key, &t_fv);
+    }
+    return &t_fv;
+}
+
 void cls_engine_free(cls_engine_t **ep) {
     if (!ep || !*ep) return;
     cls_engine_t *e = *ep;
     cls_norm_destroy(&e->norm);
+    cls_pair_free(&e->pair);
     cls_model_free(&e->topic);
     cls_model_free(&e->type);
     cls_rules_free(&e->rules);
     cls_kb_free(&e->kb);
     free(e);
     *ep = NULL;
+    cls_fvec_free(&t_fv); /* grows again on the next call */
 }
 
 cls_engine_t *cls_engine_load(const char *dir, char *err, size_t errlen) {
@@ -77,6 +105,7 @@ cls_engine_t *cls_engine_load(const char *dir, char *err, size_t errlen) {
         cls_engine_free(&e);
         return NULL;
     }
+    e->pair = cls_pair_new(e->topic, e->type);
     return e;
 }
 
@@ -128,13 +157,10 @@ void cls_classify(const cls_engine_t *e, const char *text, size_t len, cls_resul
     }
 
     /* best guesses even for doubtful text: they help the operator */
-    cls_fvec_t v;
-    cls_fvec_init(&v);
     int tc, yc;
-    cls_model_predict2(e->topic, e->type, norm, nl, &v, &tc, &out->topic_conf, &yc, &out->type_conf);
+    cls_pair_predict(e->pair, norm, nl, s_scratch(), &tc, &out->topic_conf, &yc, &out->type_conf);
     snprintf(out->topic, sizeof out->topic, "%s", cls_model_label(e->topic, tc));
     out->type = e->type_of[yc];
-    cls_fvec_free(&v);
     /* a title that names its type ("投诉…", "咨询…") says it better than the model guesses it */
     int named = cls_rules_named_type(e->rules, norm, nl);
     if (named) {

@@ -31,7 +31,8 @@ void cls_fvec_free(cls_fvec_t *v) {
     memset(v, 0, sizeof *v);
 }
 
-/* Room for n features; returns the table size to use for them. */
+/* Room for n features; returns the table size to use for them (a power of
+ * two, at least twice n, so probes stay short). */
 static size_t s_reserve(cls_fvec_t *v, size_t n) {
     if (n > v->cap) {
         size_t c = v->cap ? v->cap : 256;
@@ -40,7 +41,7 @@ static size_t s_reserve(cls_fvec_t *v, size_t n) {
         v->cnt = js_realloc(v->cnt, c * sizeof *v->cnt);
         v->cap = c;
     }
-    size_t t = 512;
+    size_t t = 256;
     while (t < 2 * n) t *= 2;
     if (t > v->tabcap) {
         free(v->tab);
@@ -50,22 +51,49 @@ static size_t s_reserve(cls_fvec_t *v, size_t n) {
     return t;
 }
 
-static inline void s_add(cls_fvec_t *v, uint32_t b, size_t tmask) {
-    size_t s = (b * 0x9E3779B1u) & tmask;
+/* The counting table, in locals: through the vector's fields every store to
+ * the table (uint64_t, like size_t) would make the compiler reload them. */
+typedef struct counter {
+    uint64_t *restrict tab; /* (bucket + 1) << 32 | position; 0: empty */
+    uint32_t *restrict idx, *restrict cnt;
+    size_t n, tmask;
+    const char *warm;
+    size_t warm_stride;
+} counter_t;
+
+static inline void s_add(counter_t *c, uint32_t b) {
+    size_t s = b & c->tmask; /* b is a mixed hash already: its low bits will do */
+    uint64_t key = (uint64_t)(b + 1) << 32;
     for (;;) {
-        uint32_t e = v->tab[s];
+        uint64_t e = c->tab[s];
         if (e == 0) {
-            v->idx[v->n] = b;
-            v->cnt[v->n] = 1;
-            v->tab[s] = (uint32_t)++v->n;
+            if (c->warm) __builtin_prefetch(c->warm + (size_t)b * c->warm_stride);
+            c->idx[c->n] = b;
+            c->cnt[c->n] = 1;
+            c->tab[s] = key | c->n++;
             return;
         }
-        if (v->idx[e - 1] == b) {
-            v->cnt[e - 1]++;
+        if ((e & 0xFFFFFFFF00000000ull) == key) {
+            c->cnt[(uint32_t)e]++;
             return;
         }
-        s = (s + 1) & tmask;
+        s = (s + 1) & c->tmask;
     }
+}
+
+/* Characters in len bytes of UTF-8: every byte that is not a continuation
+ * byte (10xxxxxx) starts one (an invalid byte counts as one too: an upper
+ * bound). Eight bytes at a time: a continuation byte has bit 7 set and bit 6
+ * clear. */
+static size_t s_chars(const unsigned char *p, size_t len) {
+    size_t cont = 0, i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        cont += (size_t)__builtin_popcountll(w & ~(w << 1) & 0x8080808080808080ull);
+    }
+    for (; i < len; i++) cont += (p[i] & 0xC0) == 0x80;
+    return len - cont;
 }
 
 size_t cls_featurize(const char *norm, size_t len, int nmin, int nmax, int head, int bits, cls_fvec_t *v) {
@@ -76,10 +104,33 @@ size_t cls_featurize(const char *norm, size_t len, int nmin, int nmax, int head,
     v->n = 0;
     if (nmin < 1) nmin = 1;
     if (nmax > CLS_FEAT_MAX_N) nmax = CLS_FEAT_MAX_N;
-    /* at most one n-gram of each length per byte: an upper bound without a decoding pass */
-    size_t t = s_reserve(v, (len + (head > 0 ? (size_t)head : 0)) * (size_t)(nmax - nmin + 1) + 1);
-    size_t tmask = t - 1;
+    /* at most one n-gram of each length per character, and as many again in the head */
+    size_t chars = s_chars(p, len), hc = head > 0 ? ((size_t)head < chars ? (size_t)head : chars) : 0;
+    size_t t = s_reserve(v, (chars + hc) * (size_t)(nmax - nmin + 1) + 1);
     memset(v->tab, 0, t * sizeof *v->tab);
+    counter_t c = {.tab = v->tab, .idx = v->idx, .cnt = v->cnt, .n = 0, .tmask = t - 1, .warm = v->warm,
+                   .warm_stride = v->warm_stride};
+    if (nmin == 1 && nmax == 2) { /* the shipped models: the loop below, unrolled (same features, same order) */
+        const uint64_t hx = 0x7E7E7E7E7E7E7E7Eull;
+        uint32_t prev = 0;
+        for (size_t i = 0; i < len;) {
+            size_t adv;
+            uint32_t cp = cls_utf8_next_fast(p + i, len - i, &adv);
+            i += adv;
+            if (cp == 0 || cp == ' ') continue;
+            uint64_t h1 = (uint64_t)cp + 1, h2 = h1 * 0x100000001B3ull + prev + 1;
+            int in_head = pos < (size_t)head;
+            s_add(&c, (uint32_t)s_mix64(h1 ^ s_seed[1]) & mask);
+            if (in_head) s_add(&c, (uint32_t)s_mix64(h1 ^ s_seed[1] ^ hx) & mask);
+            if (pos > 0) {
+                s_add(&c, (uint32_t)s_mix64(h2 ^ s_seed[2]) & mask);
+                if (in_head) s_add(&c, (uint32_t)s_mix64(h2 ^ s_seed[2] ^ hx) & mask);
+            }
+            prev = cp;
+            pos++;
+        }
+        return v->n = c.n;
+    }
     for (size_t i = 0; i < len;) {
         size_t adv;
         uint32_t cp = cls_utf8_next_fast(p + i, len - i, &adv);
@@ -92,12 +143,12 @@ size_t cls_featurize(const char *norm, size_t len, int nmin, int nmax, int head,
         for (int k = 1; k <= nmax && (size_t)k <= have; k++) {
             h = h * 0x100000001B3ull + win[k - 1] + 1;
             if (k < nmin) continue;
-            s_add(v, (uint32_t)s_mix64(h ^ s_seed[k]) & mask, tmask);
-            if (pos < (size_t)head) s_add(v, (uint32_t)s_mix64(h ^ s_seed[k] ^ 0x7E7E7E7E7E7E7E7Eull) & mask, tmask);
+            s_add(&c, (uint32_t)s_mix64(h ^ s_seed[k]) & mask);
+            if (pos < (size_t)head) s_add(&c, (uint32_t)s_mix64(h ^ s_seed[k] ^ 0x7E7E7E7E7E7E7E7Eull) & mask);
         }
         pos++;
     }
-    return v->n;
+    return v->n = c.n;
 }
 
 /* ---- SimHash ---------------------------------------------------------------- */

@@ -19,8 +19,11 @@ typedef struct cls_fvec {
     uint32_t *cnt;   /* its count in the text */
     size_t n;        /* distinct features */
     size_t cap;      /* room in idx/cnt */
-    uint32_t *tab;   /* scratch: open-addressing table of positions + 1 */
+    uint64_t *tab;   /* scratch: open-addressing table of (bucket + 1) << 32 | position */
     size_t tabcap;   /* a power of two */
+    const char *warm; /* optional: rows of the model that will score the vector, warm_stride bytes */
+    size_t warm_stride; /* each: a new feature's row is prefetched as it is found, so the dot product
+                         * that follows finds it in cache (NULL: nothing prefetched) */
 } cls_fvec_t;
 
 /* Prototypes */

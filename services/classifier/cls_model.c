@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "cls_model.h"
 #include "jsdefs.h"
@@ -196,11 +197,82 @@ static int s_best(const cls_model_t *m, const float *z, float *p, float *conf) {
     return best;
 }
 
-void cls_model_predict2(const cls_model_t *a, const cls_model_t *b, const char *norm, size_t len, cls_fvec_t *scratch,
-                        int *ca, float *confa, int *cb, float *confb) {
+/* ---- two models over one featurisation ------------------------------------- */
+
+/* A joint row: lanes 0..ka-1 a's weights times a's idf, then b's weights
+ * times b's idf, then a's idf and b's idf; int16 holds every product
+ * (|q| <= 127, idf < 256). 32 bytes: half a cache line. */
+#define PAIR_LANES 16
+#define PAIR_ROW (PAIR_LANES * (int)sizeof(int16_t))
+
+struct cls_pair {
+    const cls_model_t *a, *b;
+    int16_t *row; /* [2^bits][PAIR_LANES]; NULL: the models are scored apart */
+    void *base;   /* row's allocation (row is aligned within it) */
+};
+
+cls_pair_t *cls_pair_new(const cls_model_t *a, const cls_model_t *b) {
+    cls_pair_t *p = js_calloc(1, sizeof *p);
+    p->a = a, p->b = b;
+    if (a->row && b->row && cls_model_same_features(a, b) && a->k + b->k + 2 <= PAIR_LANES) {
+        size_t nb = (size_t)1 << a->bits, ka = a->k, kb = b->k;
+        /* on 2 MiB pages where the kernel allows (THP "madvise"): a text's few
+         * hundred scattered rows then cost no TLB misses */
+        size_t bytes = nb * PAIR_ROW, huge = (size_t)2 << 20;
+        p->base = js_malloc(bytes + huge);
+        p->row = (int16_t *)(((uintptr_t)p->base + huge - 1) & ~(uintptr_t)(huge - 1));
+        (void)madvise(p->row, bytes & ~(huge - 1), MADV_HUGEPAGE);
+        memset(p->row, 0, bytes);
+        for (size_t i = 0; i < nb; i++) {
+            const int8_t *ra = a->row + i * (ka + 1), *rb = b->row + i * (kb + 1);
+            int16_t *r = p->row + i * PAIR_LANES, ia = (uint8_t)ra[ka], ib = (uint8_t)rb[kb];
+            for (size_t c = 0; c < ka; c++) r[c] = (int16_t)(ra[c] * ia);
+            for (size_t c = 0; c < kb; c++) r[ka + c] = (int16_t)(rb[c] * ib);
+            r[ka + kb] = ia, r[ka + kb + 1] = ib;
+        }
+    }
+    return p;
+}
+
+void cls_pair_free(cls_pair_t **pp) {
+    if (!pp || !*pp) return;
+    free((*pp)->base);
+    free(*pp);
+    *pp = NULL;
+}
+
+/* Both models in one pass over joint rows: per feature one row, one
+ * multiply by its tf weight and two vector sums (the products, and their
+ * squares, of which the idf lanes give each model's length). */
+typedef int16_t v16i16 __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
+
+static void s_scores_pair(const cls_pair_t *p, const cls_fvec_t *v, float *za, float *zb) {
+    const cls_model_t *a = p->a, *b = p->b;
+    size_t ka = a->k, kb = b->k;
+    v16f acc = {0}, sq = {0};
+    for (size_t i = 0; i < v->n; i++) {
+        v16i16 q;
+        memcpy(&q, p->row + (size_t)v->idx[i] * PAIR_LANES, sizeof q);
+        v16f x = __builtin_convertvector(q, v16f) * s_tf(v->cnt[i]);
+        acc += x;
+        sq += x * x;
+    }
+    float ia = sq[ka + kb] > 0 ? 1.0f / sqrtf(sq[ka + kb]) : 0, ib = sq[ka + kb + 1] > 0 ? 1.0f / sqrtf(sq[ka + kb + 1]) : 0;
+    for (size_t c = 0; c < ka; c++) za[c] = acc[c] * ia * a->scale[c] + a->bias[c];
+    for (size_t c = 0; c < kb; c++) zb[c] = acc[ka + c] * ib * b->scale[c] + b->bias[c];
+}
+
+void cls_pair_predict(const cls_pair_t *p, const char *norm, size_t len, cls_fvec_t *scratch, int *ca, float *confa,
+                      int *cb, float *confb) {
+    const cls_model_t *a = p->a, *b = p->b;
+    scratch->warm = (const char *)p->row, scratch->warm_stride = PAIR_ROW;
     cls_model_features(a, norm, len, scratch);
+    scratch->warm = NULL;
     float za[CLS_MAX_CLASSES], zb[CLS_MAX_CLASSES];
-    if (a->row && b->row && cls_model_same_features(a, b)) {
+    if (p->row) {
+        s_scores_pair(p, scratch, za, zb);
+    } else if (a->row && b->row && cls_model_same_features(a, b)) {
         s_scores_packed2(a, b, scratch, za, zb);
     } else {
         s_scores_fv(a, scratch, za);

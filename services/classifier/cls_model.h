@@ -63,10 +63,17 @@ int cls_model_predict(const cls_model_t *m, const char *norm, size_t len, cls_fv
 /* The same, from features already computed for this model (or one with the
  * same cls_model_features), so two models may share one featurisation. */
 int cls_model_predict_fv(const cls_model_t *m, const cls_fvec_t *v, float *p, float *conf);
+/* Two models applied together (the engine's topic and type): when they
+ * featurise alike and are 8-bit, their weights are laid side by side so a
+ * feature costs one cache line for both. The pair refers to a and b, which
+ * must outlive it; it never fails. */
+typedef struct cls_pair cls_pair_t;
+cls_pair_t *cls_pair_new(const cls_model_t *a, const cls_model_t *b);
+void cls_pair_free(cls_pair_t **pp);
 /* Both models on one text (featurised once when they featurise alike):
  * best class and its probability of each. */
-void cls_model_predict2(const cls_model_t *a, const cls_model_t *b, const char *norm, size_t len, cls_fvec_t *scratch,
-                        int *ca, float *confa, int *cb, float *confb);
+void cls_pair_predict(const cls_pair_t *p, const char *norm, size_t len, cls_fvec_t *scratch, int *ca, float *confa,
+                      int *cb, float *confb);
 /* Featurise for m into v (what cls_model_predict does first). */
 void cls_model_features(const cls_model_t *m, const char *norm, size_t len, cls_fvec_t *v);
 /* 1 if a and b featurise a text alike. */

@@ -2,8 +2,9 @@
  *
  * Every keyword of every rule is looked for in one pass over the text: a
  * bitmap says which characters start a keyword, so most characters cost one
- * bit test, and only at a possible start are the keywords beginning with that
- * character compared. */
+ * bit test, a second one which pairs of characters start one (common first
+ * characters such as 有 or 正 pass the first), and only at a possible start
+ * are the keywords beginning with that character compared. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ typedef struct rule {
 typedef struct kw {
     char s[KW_MAX_BYTES];
     size_t len;
-    uint32_t first;
+    uint32_t first, second; /* second: 0 for a one-character keyword */
 } kw_t;
 
 #define MAX_NAMED 32 /* words that name a type */
@@ -50,8 +51,15 @@ struct cls_rules {
     rule_t *rule;
     kw_t *kw;
     uint16_t *by_first; /* keyword indexes sorted by first character */
-    uint8_t bmp[65536 / 8];
+    uint8_t bmp[65536 / 8];  /* characters that start a keyword */
+    uint8_t one[65536 / 8];  /* characters that are a whole keyword */
+    uint8_t pair[65536 / 8]; /* hashed first two characters of a keyword */
 };
+
+/* Where a keyword's first two characters a, b fall in the pair filter. */
+static inline uint32_t s_pair_bit(uint32_t a, uint32_t b) {
+    return (a * 0x9E3779B1u ^ b * 0x85EBCA77u) >> 16;
+}
 
 static int s_disposition(const char *s) {
     static const struct {
@@ -92,8 +100,9 @@ static int s_keyword(cls_rules_t *r, const cls_norm_t *n, const char *s) {
     kw_t *k = &r->kw[r->nkw];
     memcpy(k->s, buf, l + 1);
     k->len = l;
-    size_t adv;
+    size_t adv, adv2;
     k->first = cls_utf8_next((const unsigned char *)buf, l, &adv);
+    k->second = adv < l ? cls_utf8_next((const unsigned char *)buf + adv, l - adv, &adv2) : 0;
     return (int)r->nkw++;
 }
 
@@ -237,8 +246,10 @@ cls_rules_t *cls_rules_load(const char *path, const cls_norm_t *n, char *err, si
     r->by_first = js_malloc((r->nkw ? r->nkw : 1) * sizeof *r->by_first);
     for (size_t i = 0; i < r->nkw; i++) {
         r->by_first[i] = (uint16_t)i;
-        uint32_t c = r->kw[i].first;
+        uint32_t c = r->kw[i].first, p = s_pair_bit(c, r->kw[i].second);
         if (c < 65536) r->bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
+        if (c < 65536 && !r->kw[i].second) r->one[c >> 3] |= (uint8_t)(1u << (c & 7));
+        r->pair[p >> 3] |= (uint8_t)(1u << (p & 7));
     }
     s_sort_ctx = r; /* loading is single-threaded */
     qsort(r->by_first, r->nkw, sizeof *r->by_first, s_cmp_first);
@@ -270,6 +281,15 @@ void cls_rules_apply(const cls_rules_t *r, const char *norm, size_t len, cls_rul
         if (cp < 65536 && !(r->bmp[cp >> 3] >> (cp & 7) & 1)) {
             i += adv;
             continue;
+        }
+        if (cp < 65536 && !(r->one[cp >> 3] >> (cp & 7) & 1)) { /* no keyword is cp alone: check the pair */
+            size_t adv2;
+            uint32_t next = i + adv < len ? cls_utf8_next_fast(p + i + adv, len - i - adv, &adv2) : 0;
+            uint32_t pb = s_pair_bit(cp, next);
+            if (!(r->pair[pb >> 3] >> (pb & 7) & 1)) {
+                i += adv;
+                continue;
+            }
         }
         /* first keyword starting with cp */
         size_t lo = 0, hi = r->nkw;
