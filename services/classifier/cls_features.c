@@ -57,9 +57,11 @@ typedef struct counter {
     uint64_t *restrict tab; /* (bucket + 1) << 32 | position; 0: empty */
     uint32_t *restrict idx, *restrict cnt;
     size_t n, tmask;
-    const char *warm;
+    const char *warm; /* never NULL here: rows to prefetch, or one dummy row */
     size_t warm_stride;
 } counter_t;
+
+static const char s_no_warm[64];
 
 static inline void s_add(counter_t *c, uint32_t b) {
     size_t s = b & c->tmask; /* b is a mixed hash already: its low bits will do */
@@ -67,7 +69,7 @@ static inline void s_add(counter_t *c, uint32_t b) {
     for (;;) {
         uint64_t e = c->tab[s];
         if (e == 0) {
-            if (c->warm) __builtin_prefetch(c->warm + (size_t)b * c->warm_stride);
+            __builtin_prefetch(c->warm + (size_t)b * c->warm_stride);
             c->idx[c->n] = b;
             c->cnt[c->n] = 1;
             c->tab[s] = key | c->n++;
@@ -90,7 +92,8 @@ static size_t s_chars(const unsigned char *p, size_t len) {
     for (; i + 8 <= len; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
-        cont += (size_t)__builtin_popcountll(w & ~(w << 1) & 0x8080808080808080ull);
+        uint64_t c = (w & ~(w << 1) & 0x8080808080808080ull) >> 7; /* 1 in each continuation byte */
+        cont += (size_t)((c * 0x0101010101010101ull) >> 56);          /* their sum in the top byte */
     }
     for (; i < len; i++) cont += (p[i] & 0xC0) == 0x80;
     return len - cont;
@@ -108,8 +111,8 @@ size_t cls_featurize(const char *norm, size_t len, int nmin, int nmax, int head,
     size_t chars = s_chars(p, len), hc = head > 0 ? ((size_t)head < chars ? (size_t)head : chars) : 0;
     size_t t = s_reserve(v, (chars + hc) * (size_t)(nmax - nmin + 1) + 1);
     memset(v->tab, 0, t * sizeof *v->tab);
-    counter_t c = {.tab = v->tab, .idx = v->idx, .cnt = v->cnt, .n = 0, .tmask = t - 1, .warm = v->warm,
-                   .warm_stride = v->warm_stride};
+    counter_t c = {.tab = v->tab, .idx = v->idx, .cnt = v->cnt, .n = 0, .tmask = t - 1,
+                   .warm = v->warm ? v->warm : s_no_warm, .warm_stride = v->warm ? v->warm_stride : 0};
     if (nmin == 1 && nmax == 2) { /* the shipped models: the loop below, unrolled (same features, same order) */
         const uint64_t hx = 0x7E7E7E7E7E7E7E7Eull;
         uint32_t prev = 0;
