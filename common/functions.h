@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #define JS_LIB_NAME "jiesu"
-#define JS_LIB_VERSION 2 /* = JIESU_LIB_VERSION in functions.lua; test_functions checks */
+#define JS_LIB_VERSION 3 /* = JIESU_LIB_VERSION in functions.lua; test_functions checks */
 
 extern const char js_lua_functions[];
 extern const size_t js_lua_functions_len;

@@ -31,7 +31,7 @@
   Every order of a batch is applied or refused on its own; one call is atomic.
 ]]
 
-local JIESU_LIB_VERSION = 2
+local JIESU_LIB_VERSION = 3
 
 local EVENTS = 'jiesu:events'
 
@@ -81,24 +81,67 @@ end
 
 --[[ jiesu_receive: store new orders (intake).
   KEYS: o:{ID} of each order, in order.
-  ARGV: now_ms, redrive_at_ms, maxlen, idem_ttl_s, then per order 6 args:
+  ARGV: now_ms, redrive_at_ms, maxlen, idem_ttl_s, same_window_ms,
+        same_max_distance, same_keep, then per order 8 args:
         id, idempotency key ('' for none), Order bytes, sealed contact ('' for
-        none), event type, Envelope bytes.
-  Reply: per order {1, id} stored, {2, first_id} duplicate idempotency key,
+        none), event type, Envelope bytes, requester key ('' for none), SimHash
+        of the text as 16 hex digits ('' for none).
+  The same matter (DOMAIN.md 分类处置): an order whose requester has an earlier
+  order within same_window_ms whose SimHash differs in at most
+  same_max_distance bits is stored with Order.duplicate_of = that order (the
+  closest; the earliest of equals), and is not remembered itself, so a third
+  telling links to the first too. sm:{requester key} keeps the last
+  same_keep orders as "ID|HASH", scored by time; same_window_ms 0: off.
+  Reply: per order {1, id} stored, {1, id, first_id, distance} stored as the
+         same matter as first_id, {2, first_id} duplicate idempotency key,
          {3, id} the id exists already (a retried batch): treated as stored. ]]
+
+-- Bits that differ between two 32-bit halves given as numbers.
+local function hamming32(a, b)
+  local x, c = bit.bxor(a, b), 0
+  while x ~= 0 do
+    x = bit.band(x, x - 1)
+    c = c + 1
+  end
+  return c
+end
+
+-- The requester's earlier order of the same matter as hash h (16 hex digits): id, distance; or nil.
+local function same_matter(smk, h, now, window, maxd)
+  redis.call('ZREMRANGEBYSCORE', smk, '-inf', now - window)
+  local hi, lo = tonumber(string.sub(h, 1, 8), 16), tonumber(string.sub(h, 9, 16), 16)
+  local best, bestd
+  for _, m in ipairs(redis.call('ZRANGE', smk, 0, -1)) do
+    local id, mh = string.match(m, '^([^|]+)|(%x+)$')
+    if id and #mh == 16 then
+      local d = hamming32(hi, tonumber(string.sub(mh, 1, 8), 16)) + hamming32(lo, tonumber(string.sub(mh, 9, 16), 16))
+      if d <= maxd and (not bestd or d < bestd) then best, bestd = id, d end
+    end
+  end
+  return best, bestd
+end
+
+-- Order bytes with field 20 (duplicate_of, a string) set: a field appended to
+-- an encoded message is that field's value when decoded (last one wins).
+local function with_duplicate_of(blob, first)
+  return blob .. string.char(0xA2, 0x01, #first) .. first
+end
+
 local function receive(keys, args)
   local redrive = num(args[2], 'redrive_at')
   local maxlen = num(args[3], 'maxlen')
   local ttl = num(args[4], 'idem_ttl')
+  local window, maxd, keep = num(args[5], 'same_window'), num(args[6], 'same_max_distance'), num(args[7], 'same_keep')
+  local now = num(args[1], 'now')
   local out = {}
-  local n = (#args - 4) / 6
+  local n = (#args - 7) / 8
   if n ~= math.floor(n) or n ~= #keys then
-    return redis.error_reply('jiesu_receive: want 4 + 6 args per order and one key per order')
+    return redis.error_reply('jiesu_receive: want 7 + 8 args per order and one key per order')
   end
   for i = 0, n - 1 do
-    local b = 4 + i * 6
+    local b = 7 + i * 8
     local id, idem, blob, contact = args[b + 1], args[b + 2], args[b + 3], args[b + 4]
-    local etype, env = args[b + 5], args[b + 6]
+    local etype, env, rk, sh = args[b + 5], args[b + 6], args[b + 7], args[b + 8]
     local okey = keys[i + 1]
     local first = false
     local fresh = false
@@ -113,6 +156,19 @@ local function receive(keys, args)
     elseif not fresh and redis.call('EXISTS', okey) == 1 then
       out[#out + 1] = {3, id}
     else
+      local same, dist
+      if window > 0 and rk ~= '' and #sh == 16 then
+        local smk = 'sm:' .. rk
+        same, dist = same_matter(smk, sh, now, window, maxd)
+        if same and #same < 128 then
+          blob = with_duplicate_of(blob, same)
+        else
+          same = nil
+          redis.call('ZADD', smk, now, id .. '|' .. sh)
+          redis.call('ZREMRANGEBYRANK', smk, 0, -(keep + 1))
+          redis.call('PEXPIRE', smk, window)
+        end
+      end
       if contact ~= '' then
         redis.call('HSET', okey, 'stage', 1, 'v', 1, 'd', blob, 'c', contact)
       else
@@ -120,7 +176,7 @@ local function receive(keys, args)
       end
       redis.call('ZADD', due_key(1), redrive, id)
       xadd(maxlen, etype, id, env)
-      out[#out + 1] = {1, id}
+      out[#out + 1] = same and {1, id, same, dist} or {1, id}
     end
   end
   return out

@@ -54,8 +54,8 @@ int cls_evaluate_main(int argc, char **argv);
  * {"bench":"classifier","msgs_per_s":…,"model_bytes":…,"rss_mb":…,"macro_f1":…}; exit status. */
 int cls_bench_main(int argc, char **argv);
 
-/* For the SimHash/MinHash duplicate finder intake will use: */
-uint64_t cls_simhash(const char *text, size_t len);
-int cls_simhash_distance(uint64_t a, uint64_t b);
+/* "The same matter" is found by intake with js_simhash (common/simhash.h);
+ * the classifier closes an order intake linked to an earlier one
+ * (Order.duplicate_of) as DISPOSITION_DUPLICATE. */
 
 #endif

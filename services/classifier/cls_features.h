@@ -37,10 +37,4 @@ void cls_fvec_free(cls_fvec_t *v);
  * Returns the number of distinct features. */
 size_t cls_featurize(const char *norm, size_t len, int nmin, int nmax, int head, int bits, cls_fvec_t *v);
 
-/* Near-duplicates: 64-bit SimHash over character 3-shingles of the text
- * (blanks, punctuation and case ignored); texts of the same matter differ in
- * a few bits. */
-uint64_t cls_simhash(const char *text, size_t len);
-int cls_simhash_distance(uint64_t a, uint64_t b);
-
 #endif

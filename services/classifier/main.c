@@ -57,6 +57,17 @@ static int decide(void *arg, js_arena_t *a, Jiesu__V1__Order *o, int64_t now, js
     const char *text = o->content;
     if (o->title && *o->title) text = js_arena_printf(a, "%s %s", o->title, o->content);
     cls_classify(c->engine, text, strlen(text), &r);
+    if (*o->duplicate_of && r.disposition != JIESU__V1__DISPOSITION__DISPOSITION_EMERGENCY &&
+        r.disposition != JIESU__V1__DISPOSITION__DISPOSITION_LEGAL_PROCEDURE) {
+        /* intake found the requester's earlier order of the same matter (DOMAIN.md 分类处置: tell its
+         * progress or result, link, close); an emergency or a legal procedure still goes its own way */
+        r.disposition = JIESU__V1__DISPOSITION__DISPOSITION_DUPLICATE;
+        r.manual = r.type_unsure = 0;
+        snprintf(r.rule, sizeof r.rule, "same_matter");
+        snprintf(r.reason, sizeof r.reason,
+                 "same matter as order %.40s (same requester): told its progress or result, linked and closed",
+                 o->duplicate_of);
+    }
 
     Jiesu__V1__Classification *k = js_arena_alloc(a, sizeof *k);
     jiesu__v1__classification__init(k);

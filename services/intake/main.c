@@ -13,6 +13,7 @@
 #include "outq.h"
 #include "pii.h"
 #include "service.h"
+#include "simhash.h"
 #include "stage.h"
 #include "submission.h"
 #include "zap.h"
@@ -30,6 +31,11 @@ static const js_conf_def_t intake_keys[] = {
      "the partner endpoint's CURVE secret key (jiesuctl keygen); at this default path a missing file turns the endpoint off"},
     {"intake.partner_keys", "var/keys/partner-keys.tsv",
      "allow-list: partner_id<TAB>Z85 client public key a line; missing or empty: nobody; reloaded on SIGHUP"},
+    {"intake.same_matter_window_s", "2592000",
+     "an order is linked to the same requester's order of the same matter within this many seconds (0: off)"},
+    {"intake.same_matter_max_distance", "12", "SimHash bits (of 64) two texts of the same matter may differ in"},
+    {"intake.same_matter_min_shingles", "12", "texts with fewer three-character runs are never linked"},
+    {"intake.same_matter_keep", "50", "earlier orders remembered per requester for the search"},
     {NULL, NULL, NULL},
 };
 
@@ -43,6 +49,9 @@ typedef struct item {
     Jiesu__V1__Order *order;
     const char *key;
     const char *idem;
+    const char *rk;        /* requester key, "" for none */
+    char sh[17];           /* SimHash of the text in hex, "" when not searched */
+    js_env_t ev;           /* the received event's header (strings in the arena) */
     uint8_t *blob, *sealed, *env;
     size_t blob_len, sealed_len, env_len;
 } item_t;
@@ -66,6 +75,8 @@ typedef struct intake {
     int batch_max, inflight_batches;
     bool paused;
     int64_t redrive_ms, maxlen, idem_ttl, max_msg;
+    int64_t same_window_s, same_max_distance, same_min_shingles, same_keep;
+    uint64_t *c_same_matter;
     uint64_t *c_received, *c_duplicate, *c_rejected, *c_failed, *c_forward_dropped, *c_reply_dropped;
     uint64_t *c_partner_refused, *c_partner_accepted, *c_partner_orders;
     js_hist_t *h_store, *h_batch;
@@ -90,6 +101,7 @@ static void reply_ok(intake_t *in, item_t *it, const char *order_id, int duplica
     Jiesu__V1__SubmitReply r = JIESU__V1__SUBMIT_REPLY__INIT;
     r.order_id = (char *)order_id;
     r.duplicate = duplicate;
+    if (!duplicate && *it->order->duplicate_of) r.same_matter_of = it->order->duplicate_of;
     r.received_ms = it->order->received_ms;
     js_env_t env = JIESU__V1__ENVELOPE__INIT;
     char id[JS_ID_LEN + 1];
@@ -116,6 +128,18 @@ static void resume_if_room(intake_t *in) {
     }
 }
 
+/* The order as stored carries duplicate_of (jiesu_receive added it): so does
+ * the copy handed to the classifier, which closes it linked (DOMAIN.md 分类处置).
+ * The received event in the stream keeps what arrived. */
+static void same_matter(intake_t *in, item_t *it, const char *first) {
+    (*in->c_same_matter)++;
+    it->order->duplicate_of = js_arena_strdup(it->arena, first);
+    size_t bl = protobuf_c_message_get_packed_size(&it->order->base);
+    uint8_t *blob = js_arena_alloc(it->arena, bl);
+    protobuf_c_message_pack(&it->order->base, blob);
+    it->env = js_env_pack_with_order(it->arena, &it->ev, blob, bl, &it->env_len);
+}
+
 static void on_stored(js_store_t *st, const redisReply *r, int status, void *arg) {
     JS_UNUSED(st);
     batch_t *b = arg;
@@ -130,7 +154,8 @@ static void on_stored(js_store_t *st, const redisReply *r, int status, void *arg
     for (int i = 0; i < b->n; i++) {
         item_t *it = &b->items[i];
         const redisReply *e = ok ? r->element[i] : NULL;
-        if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->type != REDIS_REPLY_STRING) {
+        if (!e || e->type != REDIS_REPLY_ARRAY || (e->elements != 2 && e->elements != 4) ||
+            e->element[1]->type != REDIS_REPLY_STRING) {
             (*in->c_failed)++;
             if (*it->sockp)
                 reply_error(in, *it->sockp, it->ident, it->ident_len, it->delim, it->req_id, "unavailable",
@@ -145,6 +170,10 @@ static void on_stored(js_store_t *st, const redisReply *r, int status, void *arg
             continue;
         }
         (*in->c_received)++;
+        if (code == 1 && e->elements == 4 && e->element[2]->type == REDIS_REPLY_STRING) {
+            /* stored as the same matter as an earlier order: the classifier closes it, linked */
+            same_matter(in, it, e->element[2]->str);
+        }
         if (it->order->channel == JIESU__V1__CHANNEL__CHANNEL_PARTNER && it->sockp == &in->partner)
             (*in->c_partner_orders)++;
         if (*it->sockp) reply_ok(in, it, it->order->id, 0);
@@ -162,16 +191,19 @@ static void flush(intake_t *in) {
     batch_t *b = in->cur;
     if (!b || b->n == 0) return;
     in->cur = NULL;
-    int argc = 3 + b->n + 4 + 6 * b->n;
+    int argc = 3 + b->n + 7 + 8 * b->n;
     const char **argv = js_malloc((size_t)argc * sizeof *argv);
     size_t *lens = js_malloc((size_t)argc * sizeof *lens);
-    char nkeys[16], now[24], redrive[24], maxlen[24], ttl[24];
+    char nkeys[16], now[24], redrive[24], maxlen[24], ttl[24], window[24], maxd[24], keep[24];
     int64_t t = js_now_ms();
     snprintf(nkeys, sizeof nkeys, "%d", b->n);
     snprintf(now, sizeof now, "%lld", (long long)t);
     snprintf(redrive, sizeof redrive, "%lld", (long long)(t + in->redrive_ms));
     snprintf(maxlen, sizeof maxlen, "%lld", (long long)in->maxlen);
     snprintf(ttl, sizeof ttl, "%lld", (long long)in->idem_ttl);
+    snprintf(window, sizeof window, "%lld", (long long)in->same_window_s * 1000);
+    snprintf(maxd, sizeof maxd, "%lld", (long long)in->same_max_distance);
+    snprintf(keep, sizeof keep, "%lld", (long long)in->same_keep);
     int k = 0;
 #define ARG(p, l) (argv[k] = (const char *)(p), lens[k] = (l), k++)
 #define ARGS(p) ARG(p, strlen(p))
@@ -183,6 +215,9 @@ static void flush(intake_t *in) {
     ARGS(redrive);
     ARGS(maxlen);
     ARGS(ttl);
+    ARGS(window);
+    ARGS(maxd);
+    ARGS(keep);
     for (int i = 0; i < b->n; i++) {
         item_t *it = &b->items[i];
         ARGS(it->order->id);
@@ -191,6 +226,8 @@ static void flush(intake_t *in) {
         ARG(it->sealed ? (const char *)it->sealed : "", it->sealed_len);
         ARGS("jiesu.order.received");
         ARG(it->env, it->env_len);
+        ARGS(it->rk);
+        ARGS(it->sh);
     }
 #undef ARG
 #undef ARGS
@@ -301,14 +338,23 @@ static void handle_request(intake_t *in, js_sock_t **sockp, const char *partner,
     int64_t now = js_now_ms();
     intake_build_order(a, env->submission, in->pii, oid, trace, now, o, &it->sealed, &it->sealed_len);
     js_env_t ev = JIESU__V1__ENVELOPE__INIT;
-    char eid[JS_ID_LEN + 1];
+    char *eid = js_arena_alloc(a, JS_ID_LEN + 1);
     js_env_init(&ev, eid, "jiesu.order.received", in->svc.source, o->id, o->trace_id);
     ev.time_ms = now;
     ev.version = 1;
     js_order_add_history(a, o, "jiesu.order.received", now, eid, NULL, NULL);
     it->order = o;
+    it->ev = ev;
     it->key = js_arena_printf(a, "o:{%s}", o->id);
     it->idem = o->idempotency_key;
+    it->rk = o->requester && o->requester->requester_key ? o->requester->requester_key : "";
+    it->sh[0] = '\0';
+    if (in->same_window_s > 0 && *it->rk) { /* the same matter: one fingerprint of title and content */
+        const char *text = *o->title ? js_arena_printf(a, "%s %s", o->title, o->content) : o->content;
+        size_t shingles;
+        uint64_t h = js_simhash(text, strlen(text), &shingles);
+        if ((int64_t)shingles >= in->same_min_shingles) snprintf(it->sh, sizeof it->sh, "%016llx", (unsigned long long)h);
+    }
     it->blob_len = protobuf_c_message_get_packed_size(&o->base);
     it->blob = js_arena_alloc(a, it->blob_len);
     protobuf_c_message_pack(&o->base, it->blob);
@@ -460,7 +506,11 @@ int main(int argc, char **argv) {
     js_svc_t *svc = &in.svc;
     char err[256];
     if (js_conf_check_int(svc->conf, "intake.max_content_bytes", 1, 1 << 24, err, sizeof err) < 0 ||
-        js_conf_check_int(svc->conf, "intake.idem_ttl_s", 1, INT64_C(1) << 32, err, sizeof err) < 0) {
+        js_conf_check_int(svc->conf, "intake.idem_ttl_s", 1, INT64_C(1) << 32, err, sizeof err) < 0 ||
+        js_conf_check_int(svc->conf, "intake.same_matter_window_s", 0, INT64_C(1) << 32, err, sizeof err) < 0 ||
+        js_conf_check_int(svc->conf, "intake.same_matter_max_distance", 0, 32, err, sizeof err) < 0 ||
+        js_conf_check_int(svc->conf, "intake.same_matter_min_shingles", 3, 1000, err, sizeof err) < 0 ||
+        js_conf_check_int(svc->conf, "intake.same_matter_keep", 1, 1000, err, sizeof err) < 0) {
         fprintf(stderr, "jiesu-intake: %s\n", err);
         return 1;
     }
@@ -477,6 +527,11 @@ int main(int argc, char **argv) {
     in.maxlen = js_conf_int(svc->conf, "events.maxlen");
     in.idem_ttl = js_conf_int(svc->conf, "intake.idem_ttl_s");
     in.max_msg = js_conf_int(svc->conf, "max_msg_bytes");
+    in.same_window_s = js_conf_int(svc->conf, "intake.same_matter_window_s");
+    in.same_max_distance = js_conf_int(svc->conf, "intake.same_matter_max_distance");
+    in.same_min_shingles = js_conf_int(svc->conf, "intake.same_matter_min_shingles");
+    in.same_keep = js_conf_int(svc->conf, "intake.same_matter_keep");
+    in.c_same_matter = js_metrics_counter(svc->metrics, "orders_same_matter");
     in.c_received = js_metrics_counter(svc->metrics, "orders_received");
     in.c_duplicate = js_metrics_counter(svc->metrics, "orders_duplicate");
     in.c_rejected = js_metrics_counter(svc->metrics, "submissions_rejected");

@@ -1,10 +1,10 @@
-/* fuzz_cls_features.c -- libFuzzer harness for cls_featurize and cls_simhash. Not built by make.
+/* fuzz_cls_features.c -- libFuzzer harness for cls_featurize and js_simhash. Not built by make.
  *
  * Build and run (from the repository root):
  *
  *   clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Icommon \
  *       $(pkg-config --cflags opencc) tests/fuzz/fuzz_cls_features.c services/classifier/cls_features.c \
- *       services/classifier/cls_normalize.c common/jsdefs.c -lopencc -o build/fuzz_cls_features
+ *       services/classifier/cls_normalize.c common/jsdefs.c common/simhash.c -lopencc -o build/fuzz_cls_features
  *   mkdir -p build/fuzz-corpus-feat
  *   build/fuzz_cls_features -max_len=8192 -max_total_time=60 build/fuzz-corpus-feat tests/fuzz/corpus/cls_features
  *
@@ -19,6 +19,7 @@
 
 #include "../../services/classifier/cls_features.h"
 #include "../../services/classifier/cls_normalize.h"
+#include "simhash.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -58,7 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         got += v.cnt[i];
     }
     if (got != want) abort();
-    if (cls_simhash(t, len) != cls_simhash(t, len)) abort();
+    size_t sh1, sh2;
+    if (js_simhash(t, len, &sh1) != js_simhash(t, len, &sh2) || sh1 != sh2 || (sh1 > 0 && sh1 + 2 > len)) abort();
     cls_fvec_free(&v);
     return 0;
 }

@@ -181,7 +181,8 @@ def test_the_suite_publishes_through_the_bus_and_a_restarted_bus_is_rejoined(jie
 
     sub = client.subscribe("jiesu.order.")
     oid = client.submit_id("路灯不亮，晚上很黑", contact="13800000000")
-    assert flow(sub, oid)[0] == "jiesu.order.received"
+    # publishers reach the bus on their own connections: intake's received may arrive after the classifier's event
+    assert "jiesu.order.received" in flow(sub, oid)
     # the bus keeps no state: stopped and started again, the publishers and
     # subscribers reconnect by themselves
     jiesu.restart_service("bus")

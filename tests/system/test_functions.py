@@ -29,11 +29,13 @@ def test_version_matches_the_header(r):
     assert r("FCALL_RO", "jiesu_version", 0) == want
 
 
-def receive(r, *orders, now=1000, redrive=5000):
+def receive(r, *orders, now=1000, redrive=5000, window=0, maxd=12, keep=50):
     keys = ["o:{%s}" % o[0] for o in orders]
-    args = [now, redrive, 100, 3600]
-    for oid, idem in orders:
-        args += [oid, idem, b"blob-" + oid.encode(), b"", "jiesu.order.received", b"env"]
+    args = [now, redrive, 100, 3600, window, maxd, keep]
+    for o in orders:
+        oid, idem = o[0], o[1]
+        rk, sh = (o[2], o[3]) if len(o) > 2 else ("", "")
+        args += [oid, idem, b"blob-" + oid.encode(), b"", "jiesu.order.received", b"env", rk, sh]
     return r("FCALL", "jiesu_receive", len(keys), *keys, *args)
 
 
@@ -47,6 +49,37 @@ def test_receive_stores_once_and_dedupes_keys(r):
     assert r("ZSCORE", "jiesu:due:1", "A") == b"5000"
     with pytest.raises(RedisError):
         r("FCALL", "jiesu_receive", 1, "o:{X}", 1, 2, 3, 4, "X")  # wrong arity: refused, nothing written
+
+
+def test_receive_links_the_same_matter(r):
+    h = "0123456789abcdef"
+    near = "0123456789abcde8"   # 3 bits from h
+    far = "fedcba9876543210"
+    w = 10_000
+    assert receive(r, ("A", "", "rk1", h), window=w, now=1000) == [[1, b"A"]]
+    # same requester, a fingerprint 3 bits away: stored, linked to A (field 20 appended to the bytes)
+    assert receive(r, ("B", "", "rk1", near), window=w, now=2000) == [[1, b"B", b"A", 3]]
+    assert r("HGET", "o:{B}", "d") == b"blob-B" + bytes([0xA2, 0x01, 1]) + b"A"
+    # a third telling links to the first: B (a duplicate) was not remembered
+    assert r("ZRANGE", "sm:rk1", 0, -1) == [b"A|" + h.encode()]
+    assert receive(r, ("C", "", "rk1", h), window=w, now=3000) == [[1, b"C", b"A", 0]]
+    # another requester, a far text, no requester, a bad hash, or over the distance: not linked
+    assert receive(r, ("D", "", "rk2", h), window=w, now=3000) == [[1, b"D"]]
+    assert receive(r, ("E", "", "rk1", far), window=w, now=3000) == [[1, b"E"]]
+    assert receive(r, ("F", "", "", h), window=w, now=3000) == [[1, b"F"]]
+    assert receive(r, ("G", "", "rk1", "xyz"), window=w, now=3000) == [[1, b"G"]]
+    assert receive(r, ("H", "", "rk1", near), window=w, now=3000, maxd=2) == [[1, b"H"]]
+    # after the window A is forgotten; with the search off nothing is read or kept
+    assert receive(r, ("I", "", "rk1", h), window=w, now=3000 + w + 1) == [[1, b"I"]]
+    assert receive(r, ("J", "", "rk3", h), window=0, now=5000) == [[1, b"J"]]
+    assert r("EXISTS", "sm:rk3") == 0
+    assert 0 < r("PTTL", "sm:rk1") <= w
+    # at most `keep` fingerprints per requester, the newest
+    for i in range(5):
+        receive(r, ("K%d" % i, "", "rk4", "%016x" % (0xFFFF << (16 * (i % 4)) if i < 4 else 1)), window=w,
+                now=6000 + i, keep=3)
+    assert r("ZCARD", "sm:rk4") == 3
+    assert r("ZRANGE", "sm:rk4", 0, 0) == [b"K2|" + ("%016x" % (0xFFFF << 32)).encode()]
 
 
 def advance(r, oid, es, ev, ns, redrive=0, timers=(), fields=(), prov=0):

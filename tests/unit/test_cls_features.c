@@ -96,31 +96,10 @@ static void test_long_text_reuses_vector(void **state) {
     cls_fvec_free(&v);
 }
 
-static void test_simhash(void **state) {
-    (void)state;
-    const char *a = "A市A3区桐梓坡西路可可小城长期停水得不到解决，居民生活受到严重影响，多次反映无果";
-    const char *b = "A市A3区桐梓坡西路可可小城长期停水，得不到解决！居民生活受到严重影响，多次反映都无果";
-    const char *c = "建议在A5区白沙湾嘉园小区路口增设红绿灯，方便小朋友上学过马路";
-    uint64_t ha = cls_simhash(a, strlen(a)), hb = cls_simhash(b, strlen(b)), hc = cls_simhash(c, strlen(c));
-    assert_int_equal(cls_simhash_distance(ha, ha), 0);
-    assert_true(cls_simhash_distance(ha, hb) <= 12);
-    assert_true(cls_simhash_distance(ha, hc) >= 20);
-    assert_true(cls_simhash_distance(ha, hb) < cls_simhash_distance(ha, hc));
-    /* punctuation and case do not matter */
-    assert_int_equal(cls_simhash("ab,cd!EF", 8), cls_simhash("abcdef", 6));
-    assert_int_equal(cls_simhash_distance(0, ~0ull), 64);
-    /* tiny, empty and broken texts still hash */
-    assert_int_not_equal(cls_simhash("水", strlen("水")), cls_simhash("电", strlen("电")));
-    assert_int_equal(cls_simhash("", 0), 0);
-    assert_int_equal(cls_simhash(NULL, 3), 0);
-    (void)cls_simhash("\xff\xfe\xfd", 3);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts),           cmocka_unit_test(test_blanks_do_not_matter),
         cmocka_unit_test(test_buckets_and_head), cmocka_unit_test(test_long_text_reuses_vector),
-        cmocka_unit_test(test_simhash),
     };
     return cmocka_run_group_tests_name("cls_features", tests, NULL, NULL);
 }

@@ -311,8 +311,8 @@ static size_t make_blob(uint8_t *buf, const char *id, int stage, long seq) {
  * (classify) or 2 (dispatch, arming two timers in the order's bucket). */
 static void s_ceiling_call(redisContext *c, int step, char (*ids)[JS_ID_LEN + 1], long first, int n,
                            const uint8_t *blob, size_t bl, const char *run) {
-    static const char *argv[8 + 64 * 20];
-    static size_t lens[8 + 64 * 20];
+    static const char *argv[10 + 64 * 20];
+    static size_t lens[10 + 64 * 20];
     static char keys[64][40], idem[64][80], tm[64][2][96], tb[64][8];
     char nk[16], now[24], redrive[24], tfire[24];
     const char *maxlen = "1000000", *ttl = "3600";
@@ -336,6 +336,9 @@ static void s_ceiling_call(redisContext *c, int step, char (*ids)[JS_ID_LEN + 1]
         AS(redrive);
         AS(maxlen);
         AS(ttl);
+        AS("0"); /* no same-matter search: the bench's orders have no requester */
+        AS("0");
+        AS("0");
     } else {
         AS(maxlen);
     }
@@ -349,6 +352,8 @@ static void s_ceiling_call(redisContext *c, int step, char (*ids)[JS_ID_LEN + 1]
             A("", 0);
             AS("jiesu.order.received");
             A((const char *)blob, bl + 100 > 2048 ? bl : bl + 100);
+            A("", 0);
+            A("", 0);
             continue;
         }
         A(id, JS_ID_LEN);

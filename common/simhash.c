@@ -1,0 +1,71 @@
+/* simhash.c -- SimHash over character 3-shingles (see simhash.h). */
+#include "simhash.h"
+
+static inline uint64_t s_mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* The next code point of valid UTF-8, or 0 (one byte skipped) for a bad byte. */
+static uint32_t s_next(const unsigned char *p, size_t left, size_t *adv) {
+    unsigned c = p[0];
+    size_t k;
+    uint32_t cp, min;
+    *adv = 1;
+    if (c < 0x80) return c;
+    if (c >= 0xC2 && c <= 0xDF) k = 2, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) k = 3, cp = c & 0x0F, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4) k = 4, cp = c & 0x07, min = 0x10000;
+    else return 0;
+    if (k > left) return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    *adv = k;
+    return cp;
+}
+
+/* Blanks and punctuation, ASCII and CJK: they change with the writer's mood, not with the matter. */
+static int s_skip(uint32_t cp) {
+    return cp < 0x80 ? !((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9'))
+                     : (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0x2000 && cp <= 0x206F) ||
+                           (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF5F && cp <= 0xFF65) || cp == 0xA0 ||
+                           cp == 0xFEFF;
+}
+
+uint64_t js_simhash(const char *text, size_t len, size_t *shingles) {
+    const unsigned char *p = (const unsigned char *)text;
+    int32_t acc[64] = {0};
+    uint32_t w[3] = {0};
+    size_t have = 0, n = 0;
+    if (!text) len = 0;
+    for (size_t i = 0; i < len;) {
+        size_t adv;
+        uint32_t cp = s_next(p + i, len - i, &adv);
+        i += adv;
+        if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0; /* full-width ASCII */
+        if (cp == 0 || s_skip(cp)) continue;
+        if (cp >= 'A' && cp <= 'Z') cp += 32;
+        w[2] = w[1], w[1] = w[0], w[0] = cp;
+        if (++have < 3) continue;
+        uint64_t h = s_mix64(((uint64_t)w[2] << 42) ^ ((uint64_t)w[1] << 21) ^ w[0]);
+        n++;
+        for (int b = 0; b < 64; b++) acc[b] += (h >> b & 1) ? 1 : -1;
+    }
+    if (shingles) *shingles = n;
+    if (n == 0) return have > 0 ? s_mix64(((uint64_t)w[1] << 21) ^ w[0] ^ 0x5bd1e995) : 0;
+    uint64_t r = 0;
+    for (int b = 0; b < 64; b++)
+        if (acc[b] > 0) r |= 1ull << b;
+    return r;
+}
+
+int js_simhash_distance(uint64_t a, uint64_t b) {
+    uint64_t x = a ^ b;
+    int c = 0;
+    for (; x; x &= x - 1) c++;
+    return c;
+}
