@@ -201,15 +201,21 @@ static void test_submit_print(void **st) {
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    ctl_submit_print(out, "01KAQ7Z4N8W3Q2YV0M5R6T9BXE", 0, "k");
+    ctl_submit_print(out, "01KAQ7Z4N8W3Q2YV0M5R6T9BXE", 0, "k", "");
     fclose(out);
     assert_string_equal(buf, "order 01KAQ7Z4N8W3Q2YV0M5R6T9BXE\n01KAQ7Z4N8W3Q2YV0M5R6T9BXE\n");
     free(buf);
     out = open_memstream(&buf, &len);
-    ctl_submit_print(out, "01KAQ7Z4N8W3Q2YV0M5R6T9BXE", 1, "my-key");
+    ctl_submit_print(out, "01KAQ7Z4N8W3Q2YV0M5R6T9BXE", 1, "my-key", NULL);
     fclose(out);
     assert_non_null(strstr(buf, "duplicate of 01KAQ7Z4N8W3Q2YV0M5R6T9BXE: idempotency key my-key"));
     assert_string_equal(last_line(buf), "01KAQ7Z4N8W3Q2YV0M5R6T9BXE");
+    free(buf);
+    out = open_memstream(&buf, &len);
+    ctl_submit_print(out, "01KAQ8AAAAAAAAAAAAAAAAAAAA", 0, "", "01KAQ7Z4N8W3Q2YV0M5R6T9BXE");
+    fclose(out);
+    assert_non_null(strstr(buf, "same matter as 01KAQ7Z4N8W3Q2YV0M5R6T9BXE (same requester)"));
+    assert_string_equal(last_line(buf), "01KAQ8AAAAAAAAAAAAAAAAAAAA");
     free(buf);
 }
 

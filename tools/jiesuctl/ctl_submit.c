@@ -168,7 +168,8 @@ ctl_reply_kind_t ctl_submit_reply(const js_env_t *r, const char *const *ids, siz
     }
 }
 
-void ctl_submit_print(FILE *out, const char *order_id, int duplicate, const char *key) {
+void ctl_submit_print(FILE *out, const char *order_id, int duplicate, const char *key, const char *same) {
     if (duplicate) fprintf(out, "duplicate of %s: idempotency key %s was submitted before\n", order_id, key);
+    if (same && *same) fprintf(out, "same matter as %s (same requester): this order is closed, linked to it\n", same);
     fprintf(out, "order %s\n%s\n", order_id, order_id);
 }

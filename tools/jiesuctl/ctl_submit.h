@@ -61,6 +61,6 @@ void ctl_submit_build(const ctl_submit_args_t *a, const char *key, ctl_submit_pa
 ctl_reply_kind_t ctl_submit_reply(const js_env_t *reply, const char *const *ids, size_t n,
                                   const char **order_id, int *duplicate, char *why, size_t whylen);
 /* The lines on stdout; the order id alone is the last line, for scripts. */
-void ctl_submit_print(FILE *out, const char *order_id, int duplicate, const char *key);
+void ctl_submit_print(FILE *out, const char *order_id, int duplicate, const char *key, const char *same);
 
 #endif

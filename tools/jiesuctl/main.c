@@ -247,7 +247,7 @@ static int s_cmd_submit(ctl_t *c, int argc, char **argv) {
             ctl_reply_kind_t k =
                 ctl_submit_reply(reply, idp, (size_t)t + 1, &order_id, &dup, rwhy, sizeof rwhy);
             if (k == CTL_REPLY_OK) {
-                ctl_submit_print(stdout, order_id, dup, key);
+                ctl_submit_print(stdout, order_id, dup, key, reply->submit_reply->same_matter_of);
                 fflush(stdout);
                 result = 0;
             } else if (k == CTL_REPLY_REFUSED) {
