@@ -3,7 +3,7 @@
  * Each run of three characters (blanks, punctuation and case ignored) votes
  * on every bit with its own hash; the fingerprint keeps the majority. Texts
  * that say the same thing in nearly the same words differ in a few bits, two
- * unrelated texts in about half of them (docs/INTAKE.md has the figures on
+ * unrelated texts in about half of them (docs/ARCHITECTURE.md has the figures on
  * real messages). Intake uses it to link an order to the requester's earlier
  * order of the same matter (DOMAIN.md 分类处置). */
 #ifndef JS_SIMHASH_H
