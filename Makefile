@@ -193,11 +193,11 @@ CORRECTIONS_TOPIC ?=
 CORRECTIONS_TYPE ?=
 model: $(BUILD)/bin/jiesu-train
 	$(BUILD)/bin/jiesu-train --data $(SHARED)/data/tipdm/topics-train.tsv --out config/classifier/topic.model \
-	  --seed 12345 --holdout 0.2 --folds 5 --mix 0.5 --sample-out tests/data/topics-sample.tsv --sample-n 300 \
+	  --seed 12345 --holdout 0.2 --folds 5 --mix 0.5 --max-chars 500 --sample-out tests/data/topics-sample.tsv --sample-n 300 \
 	  $(addprefix --corrections ,$(CORRECTIONS_TOPIC))
 	$(BUILD)/bin/jiesu-train --kind type --weak $(SHARED)/data/tipdm/messages.tsv \
 	  --weak $(SHARED)/data/tipdm/replies.tsv --cues config/classifier/type-cues.tsv \
-	  --exclude tests/data/type-test.tsv --out config/classifier/type.model --seed 12345 --mix 0.5 \
+	  --exclude tests/data/type-test.tsv --out config/classifier/type.model --seed 12345 --mix 0.5 --max-chars 500 \
 	  $(addprefix --corrections ,$(CORRECTIONS_TYPE))
 
 # ---- bench -----------------------------------------------------------------

@@ -153,3 +153,14 @@ size_t cls_featurize(const char *norm, size_t len, int nmin, int nmax, int head,
     }
     return v->n = c.n;
 }
+
+size_t cls_feature_prefix(const char *norm, size_t len, uint32_t max_chars) {
+    if (max_chars == 0) return len;
+    const unsigned char *p = (const unsigned char *)norm;
+    size_t chars = 0;
+    for (size_t i = 0; i < len; i++) {
+        if ((p[i] & 0xC0) == 0x80 || p[i] == ' ') continue;
+        if (chars++ == max_chars) return i;
+    }
+    return len;
+}

@@ -36,5 +36,8 @@ void cls_fvec_free(cls_fvec_t *v);
  * under their own seed: an order starts with its title, which says the most.
  * Returns the number of distinct features. */
 size_t cls_featurize(const char *norm, size_t len, int nmin, int nmax, int head, int bits, cls_fvec_t *v);
+/* Bytes of norm that hold its first max_chars characters (blanks not
+ * counted; 0: all of it): where a long order says what it is about. */
+size_t cls_feature_prefix(const char *norm, size_t len, uint32_t max_chars);
 
 #endif

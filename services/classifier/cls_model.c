@@ -1,8 +1,9 @@
 /* cls_model.c -- training, storing and applying the linear model.
  *
  * File layout (little-endian, as written by this host):
- *   "JSLR0002"  magic
- *   u32 k, bits, nmin, nmax, head, qbits, has_idf
+ *   "JSLR0003"  magic
+ *   u32 k, bits, nmin, nmax, head, qbits, has_idf, max_chars
+ *   ("JSLR0002" files, without max_chars, still load: they read the whole text)
  *   f32 temperature
  *   k x 64 bytes of labels, k x f32 bias, k x f32 scale (weight = q * scale)
  *   2^bits x k weights (int8 or int16; f32 when qbits is 0), class-minor, so
@@ -18,13 +19,17 @@
 #include <sys/mman.h>
 
 #include "cls_model.h"
+#include "cls_normalize.h"
 #include "jsdefs.h"
 
-#define MAGIC "JSLR0002"
+#define MAGIC "JSLR0003"
+#define MAGIC_V2 "JSLR0002" /* no max_chars */
+#define HDR_WORDS 8
 #define IDF_Q 16.0f /* idf stored as u8 in steps of 1/16: up to ln(N) < 16 */
 
 struct cls_model {
     uint32_t k, bits, nmin, nmax, head, qbits, has_idf;
+    uint32_t max_chars; /* features from the first max_chars characters only; 0: all */
     float temp;
     char label[CLS_MAX_CLASSES][CLS_LABEL_MAX];
     float bias[CLS_MAX_CLASSES];
@@ -162,11 +167,13 @@ static void s_scores_fv(const cls_model_t *m, const cls_fvec_t *v, float *z) {
 }
 
 void cls_model_features(const cls_model_t *m, const char *norm, size_t len, cls_fvec_t *v) {
+    len = cls_feature_prefix(norm, len, m->max_chars);
     cls_featurize(norm, len, (int)m->nmin, (int)m->nmax, (int)m->head, (int)m->bits, v);
 }
 
 int cls_model_same_features(const cls_model_t *a, const cls_model_t *b) {
-    return a->nmin == b->nmin && a->nmax == b->nmax && a->head == b->head && a->bits == b->bits;
+    return a->nmin == b->nmin && a->nmax == b->nmax && a->head == b->head && a->bits == b->bits &&
+           a->max_chars == b->max_chars;
 }
 
 void cls_model_scores(const cls_model_t *m, const char *norm, size_t len, cls_fvec_t *scratch, float *z) {
@@ -426,6 +433,7 @@ cls_model_t *cls_model_train(const cls_dataset_t *d, const size_t *rows, size_t 
     m->nmin = (uint32_t)o->nmin;
     m->nmax = (uint32_t)o->nmax;
     m->head = (uint32_t)o->head;
+    m->max_chars = o->max_chars > 0 ? (uint32_t)o->max_chars : 0;
     m->temp = 1.0f;
     memcpy(m->label, d->label, sizeof m->label);
     for (int c = 0; c < CLS_MAX_CLASSES; c++) m->scale[c] = 1.0f;
@@ -439,7 +447,7 @@ cls_model_t *cls_model_train(const cls_dataset_t *d, const size_t *rows, size_t 
     uint32_t *df = o->idf ? js_calloc(nb, sizeof *df) : NULL;
     for (size_t i = 0; i < nrows; i++) {
         const char *t = d->text[rows ? rows[i] : i];
-        cls_featurize(t, strlen(t), o->nmin, o->nmax, o->head, o->bits, &v);
+        cls_featurize(t, cls_feature_prefix(t, strlen(t), m->max_chars), o->nmin, o->nmax, o->head, o->bits, &v);
         ex[i].n = v.n;
         ex[i].idx = js_malloc((v.n ? v.n : 1) * sizeof *ex[i].idx);
         ex[i].val = js_malloc((v.n ? v.n : 1) * sizeof *ex[i].val);
@@ -575,7 +583,7 @@ int cls_model_save(const cls_model_t *m, const char *path) {
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return -ENAMETOOLONG;
     FILE *f = fopen(tmp, "wb");
     if (!f) return -errno;
-    uint32_t hdr[7] = {m->k, m->bits, m->nmin, m->nmax, m->head, m->qbits, m->has_idf};
+    uint32_t hdr[HDR_WORDS] = {m->k, m->bits, m->nmin, m->nmax, m->head, m->qbits, m->has_idf, m->max_chars};
     size_t nb = (size_t)1 << m->bits;
     int ok = fwrite(MAGIC, 8, 1, f) == 1 && fwrite(hdr, sizeof hdr, 1, f) == 1 &&
              fwrite(&m->temp, sizeof m->temp, 1, f) == 1 &&
@@ -589,6 +597,17 @@ int cls_model_save(const cls_model_t *m, const char *path) {
     return e;
 }
 
+/* Magic and header words of either version (a version 2 file has no
+ * max_chars: it stays 0), and the temperature; NULL, or what is wrong. */
+static const char *s_read_header(FILE *f, uint32_t hdr[HDR_WORDS], float *temp) {
+    char magic[8];
+    if (fread(magic, 8, 1, f) != 1) return "not a model file (bad magic)";
+    size_t words = memcmp(magic, MAGIC, 8) == 0 ? HDR_WORDS : memcmp(magic, MAGIC_V2, 8) == 0 ? HDR_WORDS - 1 : 0;
+    if (!words) return "not a model file (bad magic)";
+    if (fread(hdr, sizeof *hdr, words, f) != words || fread(temp, sizeof *temp, 1, f) != 1) return "truncated header";
+    return NULL;
+}
+
 cls_model_t *cls_model_load(const char *path, char *err, size_t errlen) {
     s_init_tables();
     FILE *f = fopen(path, "rb");
@@ -597,16 +616,14 @@ cls_model_t *cls_model_load(const char *path, char *err, size_t errlen) {
         return NULL;
     }
     cls_model_t *m = js_calloc(1, sizeof *m);
-    char magic[8];
-    uint32_t hdr[7];
-    const char *why = NULL;
-    if (fread(magic, 8, 1, f) != 1 || memcmp(magic, MAGIC, 8) != 0) why = "not a model file (bad magic)";
-    else if (fread(hdr, sizeof hdr, 1, f) != 1 || fread(&m->temp, sizeof m->temp, 1, f) != 1) why = "truncated header";
+    uint32_t hdr[HDR_WORDS] = {0};
+    const char *why = s_read_header(f, hdr, &m->temp);
     if (!why) {
         m->k = hdr[0], m->bits = hdr[1], m->nmin = hdr[2], m->nmax = hdr[3], m->head = hdr[4], m->qbits = hdr[5];
-        m->has_idf = hdr[6];
+        m->has_idf = hdr[6], m->max_chars = hdr[7];
         if (m->k < 2 || m->k > CLS_MAX_CLASSES || m->bits < 8 || m->bits > 26 || m->nmin < 1 || m->nmin > m->nmax ||
             m->nmax > CLS_FEAT_MAX_N || m->head > 4096 || (m->qbits != 0 && m->qbits != 8 && m->qbits != 16) || m->has_idf > 1 ||
+            m->max_chars > CLS_NORM_MAX_IN ||
             !(m->temp > 0.0f && m->temp < 100.0f))
             why = "bad header values";
     }
@@ -642,13 +659,11 @@ int cls_model_file_labels(const char *path, char labels[CLS_MAX_CLASSES][CLS_LAB
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    char magic[8];
-    uint32_t hdr[7];
+    uint32_t hdr[HDR_WORDS] = {0};
     float temp;
-    const char *why = NULL;
-    if (fread(magic, 8, 1, f) != 1 || memcmp(magic, MAGIC, 8) != 0) why = "not a model file (bad magic)";
-    else if (fread(hdr, sizeof hdr, 1, f) != 1 || fread(&temp, sizeof temp, 1, f) != 1) why = "truncated header";
-    else if (hdr[0] < 2 || hdr[0] > CLS_MAX_CLASSES) why = "bad header values";
+    const char *why = s_read_header(f, hdr, &temp);
+    if (why) {
+    } else if (hdr[0] < 2 || hdr[0] > CLS_MAX_CLASSES) why = "bad header values";
     else if (fread(labels, CLS_LABEL_MAX, hdr[0], f) != hdr[0]) why = "truncated";
     for (uint32_t c = 0; !why && c < hdr[0]; c++)
         if (memchr(labels[c], 0, CLS_LABEL_MAX) == NULL || !labels[c][0]) why = "bad label";

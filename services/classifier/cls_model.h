@@ -28,6 +28,7 @@ typedef struct cls_train_opts {
     int bits;        /* 2^bits hash buckets (default 19) */
     int nmin, nmax;  /* n-gram lengths (default 1..2) */
     int head;        /* leading characters (the title) whose n-grams count again on their own */
+    int max_chars;   /* features from the first max_chars characters only (0, the default: all) */
     int epochs;      /* passes over the data (default 50; the SVM stops earlier once converged) */
     float lr;        /* AdaGrad step (default 0.5) */
     float l2;        /* L2 penalty per update on touched weights (default 0) */

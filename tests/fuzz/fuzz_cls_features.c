@@ -61,6 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (got != want) abort();
     size_t sh1, sh2;
     if (js_simhash(t, len, &sh1) != js_simhash(t, len, &sh2) || sh1 != sh2 || (sh1 > 0 && sh1 + 2 > len)) abort();
+    /* a prefix of whole characters, never longer than the text */
+    size_t pre = cls_feature_prefix(t, len, data[0]);
+    if (pre > len || (pre < len && ((unsigned char)t[pre] & 0xC0) == 0x80 && data[0] != 0)) abort();
     cls_fvec_free(&v);
     return 0;
 }

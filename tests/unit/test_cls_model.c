@@ -1,5 +1,6 @@
 /* test_cls_model.c -- training on a tiny synthetic set, files, calibration, and the shipped models
  * against held-out samples in tests/data. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -191,6 +192,67 @@ static void test_save_load_deterministic(void **state) {
     cls_data_free(&d);
 }
 
+/* max_chars: a model reads only the first characters, and says so in its
+ * file; a version 2 file (no max_chars) still loads and reads everything. */
+static void test_max_chars_and_old_files(void **state) {
+    (void)state;
+    cls_dataset_t d;
+    s_make(&d, 60, 5);
+    cls_train_opts_t o;
+    cls_train_defaults(&o);
+    o.bits = 12;
+    cls_model_t *full = cls_model_train(&d, NULL, 0, &o);
+    o.max_chars = 6; /* "小区居民反映": the same start for every class */
+    cls_model_t *cut = cls_model_train(&d, NULL, 0, &o);
+    const char *a = "小区居民反映停水问题", *b = "小区居民反映噪音问题";
+    cls_fvec_t v;
+    cls_fvec_init(&v);
+    float za[CLS_MAX_CLASSES], zb[CLS_MAX_CLASSES];
+    cls_model_scores(cut, a, strlen(a), &v, za);
+    cls_model_scores(cut, b, strlen(b), &v, zb);
+    for (int c = 0; c < 3; c++) assert_true(za[c] == zb[c]);
+    cls_model_scores(full, a, strlen(a), &v, za);
+    cls_model_scores(full, b, strlen(b), &v, zb);
+    int differ = 0;
+    for (int c = 0; c < 3; c++) differ |= fabsf(za[c] - zb[c]) > 1e-4f;
+    assert_true(differ);
+    assert_false(cls_model_same_features(full, cut));
+    assert_int_equal(cls_feature_prefix(a, strlen(a), 6), strlen("小区居民反映"));
+    assert_int_equal(cls_feature_prefix(a, strlen(a), 0), strlen(a));
+    assert_int_equal(cls_feature_prefix("a b c", 5, 2), 4); /* "a b ": blanks are not counted */
+
+    /* the full model written as version 2: magic JSLR0002 and seven header words */
+    char p1[] = "/tmp/test_cls_model_XXXXXX", err[256];
+    int fd = mkstemp(p1);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(cls_model_save(full, p1), 0);
+    FILE *f = fopen(p1, "rb");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    unsigned char *buf = malloc((size_t)n);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    assert_memory_equal(buf, "JSLR0003", 8);
+    memcpy(buf, "JSLR0002", 8);
+    f = fopen(p1, "wb");
+    fwrite(buf, 1, 8 + 7 * 4, f);              /* magic, seven words */
+    fwrite(buf + 8 + 8 * 4, 1, (size_t)n - (8 + 8 * 4), f); /* the rest, without max_chars */
+    fclose(f);
+    free(buf);
+    cls_model_t *old = cls_model_load(p1, err, sizeof err);
+    assert_non_null(old);
+    float zo[CLS_MAX_CLASSES];
+    cls_model_scores(old, a, strlen(a), &v, zo);
+    for (int c = 0; c < 3; c++) assert_float_equal(zo[c], za[c], 1e-6);
+    assert_true(cls_model_same_features(old, full));
+    unlink(p1);
+    cls_fvec_free(&v);
+    cls_model_free(&full), cls_model_free(&cut), cls_model_free(&old);
+    cls_data_free(&d);
+}
+
 static void test_temperature(void **state) {
     (void)state;
     /* over-sure scores that are wrong a third of the time want a temperature above 1 */
@@ -324,6 +386,7 @@ int main(void) {
         cmocka_unit_test(test_temperature),          cmocka_unit_test(test_folds_and_scores),
         cmocka_unit_test(test_shipped_topic_model),  cmocka_unit_test(test_shipped_type_model),
         cmocka_unit_test(test_two_models_in_one_pass), cmocka_unit_test(test_mix_and_row_weights),
+        cmocka_unit_test(test_max_chars_and_old_files),
     };
     return cmocka_run_group_tests_name("cls_model", tests, NULL, NULL);
 }

@@ -4,7 +4,7 @@
  *               [--seed N] [--holdout FRAC] [--folds N]
  *               [--sample-out FILE --sample-n N] [--exclude FILE.tsv]
  *               [--weak RAW.tsv --cues TYPES.tsv] [--corrections FILE.tsv ... [--correction-weight W]]
- *               [--bits B] [--ngrams MIN-MAX] [--head N] [--epochs E] [--c X] [--mix W [--mix-c X]]
+ *               [--bits B] [--ngrams MIN-MAX] [--head N] [--max-chars N] [--epochs E] [--c X] [--mix W [--mix-c X]]
  *               [--qbits 8|16] [--logreg [--lr X] [--l2 X]] [--no-idf] [--no-nb] [--no-balance]
  *
  * The defaults are the shipped topic model's (cls_train_defaults): a
@@ -42,7 +42,7 @@ static void s_usage(void) {
             "usage: jiesu-train --data FILE.tsv [--data ...] --out MODEL [--kind topic|type] [--seed N]\n"
             "         [--holdout FRAC] [--folds N] [--sample-out FILE --sample-n N] [--exclude FILE.tsv]\n"
             "         [--weak RAW.tsv --cues TYPES.tsv] [--corrections FILE.tsv ... [--correction-weight W]]\n"
-            "         [--bits B] [--ngrams MIN-MAX] [--head N] [--epochs E] [--c X] [--mix W [--mix-c X]]\n"
+            "         [--bits B] [--ngrams MIN-MAX] [--head N] [--max-chars N] [--epochs E] [--c X] [--mix W [--mix-c X]]\n"
             "         [--qbits 8|16] [--logreg [--lr X] [--l2 X]] [--no-idf] [--no-nb] [--no-balance]\n");
 }
 
@@ -132,6 +132,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--cues") == 0) cues = v;
         else if (strcmp(a, "--bits") == 0) o.bits = atoi(v);
         else if (strcmp(a, "--head") == 0) o.head = atoi(v);
+        else if (strcmp(a, "--max-chars") == 0) o.max_chars = atoi(v);
         else if (strcmp(a, "--ngrams") == 0) {
             if (sscanf(v, "%d-%d", &o.nmin, &o.nmax) != 2) return s_usage(), 2;
         } else if (strcmp(a, "--epochs") == 0) o.epochs = atoi(v);
@@ -148,6 +149,7 @@ int main(int argc, char **argv) {
     }
     if ((!ndata && !nweak) || !out || (strcmp(kind, "topic") && strcmp(kind, "type")) || folds < 2 || folds > 20 ||
         holdout < 0 || holdout >= 0.9 || o.bits < 8 || o.bits > 26 || o.nmin < 1 || o.nmin > o.nmax ||
+        o.max_chars < 0 || o.max_chars > 65536 ||
         o.nmax > CLS_FEAT_MAX_N || o.head < 0 || o.head > 4096 || o.epochs < 1 || (o.qbits != 8 && o.qbits != 16) || (nweak && !cues) ||
         !(corr_w > 0 && corr_w <= 100) || o.mix < 0)
         return s_usage(), 2;
