@@ -124,12 +124,21 @@ static double s_fit_threshold(const float *conf, const int *ok, const unsigned c
     return best_t;
 }
 
+/* 1 if label names an order type (the hand-checked type set) rather than a topic. */
+static int s_is_type_label(const char *label) {
+    static const char *const types[] = {"consultation", "help", "complaint", "report", "suggestion"};
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+        if (strcmp(label, types[i]) == 0) return 1;
+    return 0;
+}
+
 int cls_evaluate_main(int argc, char **argv) {
     const char *file = NULL, *model = DEFAULT_MODEL, *dump = NULL, *engine_dir = NULL;
     double threshold = 0, want = 0;
+    int model_given = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--evaluate") == 0 && i + 1 < argc) file = argv[++i];
-        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) model = argv[++i];
+        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) model = argv[++i], model_given = 1;
         else if (strcmp(argv[i], "--threshold") == 0 && i + 1 < argc) threshold = atof(argv[++i]);
         else if (strcmp(argv[i], "--dump") == 0 && i + 1 < argc) dump = argv[++i];
         else if (strcmp(argv[i], "--target-precision") == 0 && i + 1 < argc) want = atof(argv[++i]);
@@ -144,22 +153,27 @@ int cls_evaluate_main(int argc, char **argv) {
         fprintf(stderr, "usage: jiesu-classifier --evaluate FILE.tsv [--model MODEL]\n");
         return 2;
     }
-    char err[512];
+    char err[512], tpath[4096];
+    raw_t r;
+    if (s_read_raw(file, &r) < 0 || r.n == 0) {
+        fprintf(stderr, "jiesu-classifier: %s: cannot read labelled rows\n", file);
+        return 1;
+    }
+    if (!model_given) { /* the model of --engine's directory (or the shipped one) that the labels name */
+        snprintf(tpath, sizeof tpath, "%s/%s", engine_dir ? engine_dir : DEFAULT_DIR,
+                 s_is_type_label(r.label[0]) ? "type.model" : "topic.model");
+        model = tpath;
+    }
     cls_model_t *m = cls_model_load(model, err, sizeof err);
     if (!m) {
         fprintf(stderr, "jiesu-classifier: %s\n", err);
+        s_free_raw(&r);
         return 1;
     }
     cls_norm_t *norm = cls_norm_new("t2s.json", err, sizeof err);
     if (!norm) {
         fprintf(stderr, "jiesu-classifier: %s\n", err);
-        cls_model_free(&m);
-        return 1;
-    }
-    raw_t r;
-    if (s_read_raw(file, &r) < 0 || r.n == 0) {
-        fprintf(stderr, "jiesu-classifier: %s: cannot read labelled rows\n", file);
-        cls_norm_destroy(&norm);
+        s_free_raw(&r);
         cls_model_free(&m);
         return 1;
     }
