@@ -64,23 +64,32 @@ char *js_strdup(const char *s) {
     return d;
 }
 
+uint32_t js_utf8_next(const unsigned char *p, size_t left, size_t *adv) {
+    unsigned c = p[0];
+    *adv = 1;
+    if (c < 0x80) return c;
+    size_t k;
+    uint32_t cp, min;
+    if (c >= 0xC2 && c <= 0xDF) k = 2, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) k = 3, cp = c & 0x0F, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4) k = 4, cp = c & 0x07, min = 0x10000;
+    else return 0;
+    if (k > left) return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    *adv = k;
+    return cp;
+}
+
 int js_utf8_valid(const char *str, size_t len) {
-    const unsigned char *s = (const unsigned char *)str, *e = s + len;
-    while (s < e) {
-        unsigned c = *s;
-        if (c < 0x80) { s++; continue; }
-        size_t n; unsigned min, cp;
-        if ((c & 0xE0) == 0xC0) { n = 1; min = 0x80; cp = c & 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { n = 2; min = 0x800; cp = c & 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { n = 3; min = 0x10000; cp = c & 0x07; }
-        else return 0;
-        if ((size_t)(e - s) <= n) return 0;
-        for (size_t i = 1; i <= n; i++) {
-            if ((s[i] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (s[i] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-        s += n + 1;
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < len;) {
+        size_t adv;
+        if (js_utf8_next(s + i, len - i, &adv) == 0 && s[i] != 0) return 0;
+        i += adv;
     }
     return 1;
 }

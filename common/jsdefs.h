@@ -37,5 +37,8 @@ char *js_strdup(const char *s);
  * hold more: callers of small files treat n == cap - 1 as too long. */
 ssize_t js_read_small(int fd, char *buf, size_t cap);
 int js_utf8_valid(const char *s, size_t len); /* 1 if valid UTF-8 (no overlongs, no surrogates) */
+/* The code point at p (left bytes there), its length in *adv; a byte that
+ * does not start a well-formed character gives 0 with *adv 1 (so does NUL). */
+uint32_t js_utf8_next(const unsigned char *p, size_t left, size_t *adv);
 
 #endif

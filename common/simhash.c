@@ -1,31 +1,12 @@
 /* simhash.c -- SimHash over character 3-shingles (see simhash.h). */
 #include "simhash.h"
 
+#include "jsdefs.h"
+
 static inline uint64_t s_mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
-}
-
-/* The next code point of valid UTF-8, or 0 (one byte skipped) for a bad byte. */
-static uint32_t s_next(const unsigned char *p, size_t left, size_t *adv) {
-    unsigned c = p[0];
-    size_t k;
-    uint32_t cp, min;
-    *adv = 1;
-    if (c < 0x80) return c;
-    if (c >= 0xC2 && c <= 0xDF) k = 2, cp = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) k = 3, cp = c & 0x0F, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4) k = 4, cp = c & 0x07, min = 0x10000;
-    else return 0;
-    if (k > left) return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((p[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    *adv = k;
-    return cp;
 }
 
 /* Blanks and punctuation, ASCII and CJK: they change with the writer's mood, not with the matter. */
@@ -44,7 +25,7 @@ uint64_t js_simhash(const char *text, size_t len, size_t *shingles) {
     if (!text) len = 0;
     for (size_t i = 0; i < len;) {
         size_t adv;
-        uint32_t cp = s_next(p + i, len - i, &adv);
+        uint32_t cp = js_utf8_next(p + i, len - i, &adv);
         i += adv;
         if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0; /* full-width ASCII */
         if (cp == 0 || s_skip(cp)) continue;

@@ -41,7 +41,7 @@ static size_t s_grams(const char *s, size_t len, uint32_t *g, size_t max) {
     size_t n = 0;
     for (size_t i = 0; i < len;) {
         size_t adv;
-        uint32_t cp = cls_utf8_next(p + i, len - i, &adv);
+        uint32_t cp = js_utf8_next(p + i, len - i, &adv);
         i += adv;
         if (cp == 0 || s_ignorable(cp)) continue;
         if (prev) {

@@ -21,26 +21,6 @@ struct cls_norm {
     uint8_t trad[(TRAD_HI - TRAD_LO + 1 + 7) / 8]; /* 1 bit per code point that t2s changes */
 };
 
-uint32_t cls_utf8_next(const unsigned char *p, size_t left, size_t *adv) {
-    unsigned c = p[0];
-    *adv = 1;
-    if (c < 0x80) return c;
-    size_t k;
-    uint32_t cp, min;
-    if (c >= 0xC2 && c <= 0xDF) k = 2, cp = c & 0x1F, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) k = 3, cp = c & 0x0F, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4) k = 4, cp = c & 0x07, min = 0x10000;
-    else return 0;
-    if (k > left) return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((p[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    *adv = k;
-    return cp;
-}
-
 size_t cls_utf8_put(uint32_t cp, char *out) {
     if (cp < 0x80) {
         out[0] = (char)cp;
@@ -175,14 +155,14 @@ static int s_convert(const cls_norm_t *n, char *out, size_t *o, size_t cap, int 
     char *res = js_malloc(bcap);
     for (size_t i = 0; i < len;) {
         size_t adv;
-        uint32_t cp = cls_utf8_next((const unsigned char *)out + i, len - i, &adv);
+        uint32_t cp = js_utf8_next((const unsigned char *)out + i, len - i, &adv);
         if (!s_is_trad(n, cp)) {
             i += adv;
             continue;
         }
         size_t start = s_back(out, i, done, CC_MARGIN), end = i + adv;
         for (int quiet = 0; end < len && quiet < CC_MARGIN;) { /* until CC_MARGIN plain characters follow */
-            uint32_t c2 = cls_utf8_next((const unsigned char *)out + end, len - end, &adv);
+            uint32_t c2 = js_utf8_next((const unsigned char *)out + end, len - end, &adv);
             end += adv;
             quiet = s_is_trad(n, c2) ? 0 : quiet + 1;
         }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jsdefs.h"
+
 #define CLS_NORM_MAX_IN 65536 /* input bytes looked at; an order longer than this is cut */
 #define CLS_NORM_DROP_SPACE 1 /* flag: drop blanks instead of folding them to one space */
 
@@ -36,12 +38,11 @@ void cls_norm_destroy(cls_norm_t **np);
  * info may be NULL. Never fails. */
 size_t cls_normalize(const cls_norm_t *n, const char *in, size_t len, char *out, size_t cap, int flags,
                      cls_norm_info_t *info);
-/* Decodes one code point of valid UTF-8 at p (left > 0 bytes); returns 0 and
- * *adv = 1 on an invalid sequence. Shared by the featuriser and the rules. */
-uint32_t cls_utf8_next(const unsigned char *p, size_t left, size_t *adv);
+/* The UTF-8 encoding of cp into out (4 bytes of room); its length. Decoding
+ * is js_utf8_next (jsdefs.h). */
 size_t cls_utf8_put(uint32_t cp, char *out);
 
-/* cls_utf8_next with the two common cases inline: ASCII and a well-formed
+/* js_utf8_next with the two common cases inline: ASCII and a well-formed
  * 3-byte character (all of CJK). Same results. */
 static inline uint32_t cls_utf8_next_fast(const unsigned char *p, size_t left, size_t *adv) {
     if (p[0] < 0x80) {
@@ -55,7 +56,7 @@ static inline uint32_t cls_utf8_next_fast(const unsigned char *p, size_t left, s
             return cp;
         }
     }
-    return cls_utf8_next(p, left, adv);
+    return js_utf8_next(p, left, adv);
 }
 
 #endif

@@ -101,8 +101,8 @@ static int s_keyword(cls_rules_t *r, const cls_norm_t *n, const char *s) {
     memcpy(k->s, buf, l + 1);
     k->len = l;
     size_t adv, adv2;
-    k->first = cls_utf8_next((const unsigned char *)buf, l, &adv);
-    k->second = adv < l ? cls_utf8_next((const unsigned char *)buf + adv, l - adv, &adv2) : 0;
+    k->first = js_utf8_next((const unsigned char *)buf, l, &adv);
+    k->second = adv < l ? js_utf8_next((const unsigned char *)buf + adv, l - adv, &adv2) : 0;
     return (int)r->nkw++;
 }
 

@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t chars = 0;
     for (size_t i = 0; i < len;) {
         size_t adv;
-        uint32_t cp = cls_utf8_next((const unsigned char *)t + i, len - i, &adv);
+        uint32_t cp = js_utf8_next((const unsigned char *)t + i, len - i, &adv);
         i += adv;
         if (cp != 0 && cp != ' ') chars++;
     }

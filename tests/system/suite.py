@@ -47,9 +47,34 @@ class Suite(h.Suite):
         s.setsockopt(zmq.SUBSCRIBE, prefix)
         s.setsockopt(zmq.SUBSCRIBE, b"jiesu.heartbeat.")
         self.socks.append(s)
-        # a heartbeat arriving proves the subscription is in place (no slow-joiner loss)
-        wait_for(lambda: s.poll(100) and s.recv_multipart(), 10, what="bus subscription")
+        # a heartbeat of every publishing service proves the subscription is in place and each one's PUB
+        # connection to the bus is up (no slow-joiner loss, and no event published into a connection not yet made)
+        want = {f"jiesu.heartbeat.{name}".encode() for name in self.services if name != "bus"}
+        seen = set()
+
+        def all_seen():
+            if s.poll(100):  # what has arrived, without waiting for more: wait_for keeps the time
+                for _ in range(1000):
+                    try:
+                        seen.add(s.recv_multipart(zmq.NOBLOCK)[0])
+                    except zmq.Again:
+                        break
+            return want <= seen or (not want and seen)
+        wait_for(all_seen, 10, what="a heartbeat of every service through the bus")
         return s
+
+
+def order_in_redis(suite, oid):
+    """(stage, version, Order) as Redis holds them; (None, None, empty Order) for no such order."""
+    r = suite.redis.client()
+    try:
+        stage, v, d = r("HMGET", "o:{%s}" % oid, "stage", "v", "d")
+        o = types_pb2.Order()
+        if d:
+            o.ParseFromString(d)
+        return (int(stage) if stage else None), (int(v) if v else None), o
+    finally:
+        r.close()
 
 
 def request(dealer, env_or_bytes, timeout_ms=10000):

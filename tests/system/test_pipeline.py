@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from suite import Suite, envelope, events, request, submission, types_pb2, envelope_pb2, BIN, wait_for
+from suite import Suite, envelope, events, order_in_redis, request, submission, types_pb2, envelope_pb2, BIN, wait_for
 
 STAGE_DISPATCHED = 4
 
@@ -19,18 +19,6 @@ def suite():
     codes, problems = s.stop()
     assert not problems, "\n".join(problems)
     assert all(c == 0 for c in codes.values()), codes
-
-
-def order_in_redis(suite, oid):
-    r = suite.redis.client()
-    try:
-        stage, v, d = r("HMGET", "o:{%s}" % oid, "stage", "v", "d")
-        o = types_pb2.Order()
-        if d:
-            o.ParseFromString(d)
-        return (int(stage) if stage else None), (int(v) if v else None), o
-    finally:
-        r.close()
 
 
 def test_order_is_stored_classified_and_dispatched(suite):

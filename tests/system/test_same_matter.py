@@ -5,7 +5,7 @@ classifier closes with the link and its reason; another requester, another
 matter, an emergency, or the search turned off, go their own way."""
 import pytest
 
-from suite import Suite, events, request, submission, types_pb2
+from suite import Suite, events, order_in_redis, request, submission, types_pb2
 
 STAGE_CLOSED = 11
 
@@ -22,17 +22,6 @@ def suite():
     codes, problems = s.stop()
     assert not problems, "\n".join(problems)
     assert all(c == 0 for c in codes.values()), codes
-
-
-def stored(suite, oid):
-    r = suite.redis.client()
-    try:
-        stage, d = r("HMGET", "o:{%s}" % oid, "stage", "d")
-        o = types_pb2.Order()
-        o.ParseFromString(d)
-        return int(stage), o
-    finally:
-        r.close()
 
 
 def submit(suite, text, contact, title=""):
@@ -62,7 +51,7 @@ def test_the_same_matter_is_linked_and_closed(suite):
     o = e.order
     assert o.duplicate_of == first.order_id and o.disposition == types_pb2.DISPOSITION_DUPLICATE
     assert o.classification.rule == "same_matter" and first.order_id in o.close_reason
-    stage, kept = stored(suite, again.order_id)
+    stage, _, kept = order_in_redis(suite, again.order_id)
     assert stage == STAGE_CLOSED and kept.duplicate_of == first.order_id  # what Redis holds decodes the same
 
     # a third telling links to the first order, not to the second
