@@ -130,14 +130,15 @@ static void resume_if_room(intake_t *in) {
 
 /* The order as stored carries duplicate_of (jiesu_receive added it): so does
  * the copy handed to the classifier, which closes it linked (DOMAIN.md 分类处置).
- * The received event in the stream keeps what arrived. */
-static void same_matter(intake_t *in, item_t *it, const char *first) {
+ * The received event, on the bus as in the stream, keeps what arrived.
+ * Returns the envelope to forward (*len its size). */
+static const uint8_t *same_matter(intake_t *in, item_t *it, const char *first, size_t *len) {
     (*in->c_same_matter)++;
     it->order->duplicate_of = js_arena_strdup(it->arena, first);
     size_t bl = protobuf_c_message_get_packed_size(&it->order->base);
     uint8_t *blob = js_arena_alloc(it->arena, bl);
     protobuf_c_message_pack(&it->order->base, blob);
-    it->env = js_env_pack_with_order(it->arena, &it->ev, blob, bl, &it->env_len);
+    return js_env_pack_with_order(it->arena, &it->ev, blob, bl, len);
 }
 
 static void on_stored(js_store_t *st, const redisReply *r, int status, void *arg) {
@@ -170,14 +171,14 @@ static void on_stored(js_store_t *st, const redisReply *r, int status, void *arg
             continue;
         }
         (*in->c_received)++;
-        if (code == 1 && e->elements == 4 && e->element[2]->type == REDIS_REPLY_STRING) {
-            /* stored as the same matter as an earlier order: the classifier closes it, linked */
-            same_matter(in, it, e->element[2]->str);
-        }
+        const uint8_t *fwd = it->env;
+        size_t fwd_len = it->env_len;
+        if (code == 1 && e->elements == 4 && e->element[2]->type == REDIS_REPLY_STRING)
+            fwd = same_matter(in, it, e->element[2]->str, &fwd_len); /* the classifier closes it, linked */
         if (it->order->channel == JIESU__V1__CHANNEL__CHANNEL_PARTNER && it->sockp == &in->partner)
             (*in->c_partner_orders)++;
         if (*it->sockp) reply_ok(in, it, it->order->id, 0);
-        if (in->pushq && js_outq_send(in->pushq, it->env, it->env_len) < 0)
+        if (in->pushq && js_outq_send(in->pushq, fwd, fwd_len) < 0)
             (*in->c_forward_dropped)++; /* the classifier's sweep re-drives it */
         js_svc_publish(&in->svc, "jiesu.order.received", it->env, it->env_len);
     }
