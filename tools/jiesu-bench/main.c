@@ -2,7 +2,9 @@
  *
  *   jiesu-bench pipeline [options]   submit N orders over K connections to
  *       intake (flat out or at --rate per second) and measure submit ->
- *       dispatched from the jiesu.order.dispatched events on the bus.
+ *       the dispatcher's decision from the jiesu.order.dispatched (or, for a
+ *       matter the catalog sends to a consultation, jiesu.order.consultation)
+ *       events on the bus.
  *   jiesu-bench ceiling [options]    run the same Redis Functions alone
  *       (receive, classify, dispatch transitions, pipelined, batched) against
  *       Redis database 1: what nothing on this box can pass.
@@ -96,6 +98,7 @@ static int run_pipeline(const opts_t *o) {
     zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "jiesu.order.dispatched", 22);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "jiesu.order.consultation", 24);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "jiesu.heartbeat.", 16);
     if (zmq_connect(sub, o->bus) < 0) {
         fprintf(stderr, "jiesu-bench: bus %s: %s\n", o->bus, zmq_strerror(errno));
@@ -209,7 +212,8 @@ static int run_pipeline(const opts_t *o) {
                 zmq_msg_close(&x);
                 if (!more) break;
             }
-            if (zmq_msg_size(&topic) == 22 && memcmp(zmq_msg_data(&topic), "jiesu.order.dispatched", 22) == 0) {
+            if ((zmq_msg_size(&topic) == 22 && memcmp(zmq_msg_data(&topic), "jiesu.order.dispatched", 22) == 0) ||
+                (zmq_msg_size(&topic) == 24 && memcmp(zmq_msg_data(&topic), "jiesu.order.consultation", 24) == 0)) {
                 Jiesu__V1__Envelope *e = jiesu__v1__envelope__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
                 if (e && e->payload_case == JIESU__V1__ENVELOPE__PAYLOAD_ORDER) {
                     long seq = seq_of_key(e->order->idempotency_key, run);
