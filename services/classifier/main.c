@@ -99,6 +99,33 @@ static int decide(void *arg, js_arena_t *a, Jiesu__V1__Order *o, int64_t now, js
     return 0;
 }
 
+/* The engine as the keys say: models, rules and knowledge base of
+ * classifier.model_dir, thresholds applied. NULL with err. */
+static cls_engine_t *engine_load(js_svc_t *svc, char *err, size_t errlen) {
+    cls_engine_t *e = cls_engine_load(js_conf_str(svc->conf, "classifier.model_dir"), err, errlen);
+    if (e)
+        cls_engine_set_thresholds(e, js_conf_double(svc->conf, "classifier.threshold"),
+                                  js_conf_double(svc->conf, "classifier.type_threshold"));
+    return e;
+}
+
+/* SIGHUP: read models, rules and knowledge base again (an operator retrained with corrections, or edited
+ * rules.tsv or kb.tsv). A file that does not load is refused and the engine in use stays; decide() runs
+ * on this loop, so the swap needs no lock. */
+static void on_reload(js_svc_t *svc, void *arg) {
+    classifier_t *c = arg;
+    char err[512];
+    cls_engine_t *e = engine_load(svc, err, sizeof err);
+    if (!e) {
+        js_log(JS_LOG_ERROR, NULL, NULL, "reload refused, the models and rules in use stay: %s", err);
+        return;
+    }
+    cls_engine_free(&c->engine);
+    c->engine = e;
+    js_log(JS_LOG_INFO, NULL, NULL, "models, rules and knowledge base reloaded from %s",
+           js_conf_str(svc->conf, "classifier.model_dir"));
+}
+
 static void on_store_up(js_svc_t *svc, void *arg) {
     JS_UNUSED(svc);
     js_stage_on_store_up(((classifier_t *)arg)->stage);
@@ -125,18 +152,16 @@ int main(int argc, char **argv) {
     if (rc < 0) return 1;
     js_svc_t *svc = &c.svc;
     char err[512];
-    c.engine = cls_engine_load(js_conf_str(svc->conf, "classifier.model_dir"), err, sizeof err);
+    double tt = js_conf_double(svc->conf, "classifier.threshold"), yt = js_conf_double(svc->conf, "classifier.type_threshold");
+    if (tt > 1 || yt > 1) {
+        fprintf(stderr, "jiesu-classifier: classifier.threshold and classifier.type_threshold are probabilities (0..1, or -1)\n");
+        return 1;
+    }
+    c.engine = engine_load(svc, err, sizeof err);
     if (!c.engine) {
         fprintf(stderr, "jiesu-classifier: classifier.model_dir: %s\n", err);
         return 1;
     }
-    double tt = js_conf_double(svc->conf, "classifier.threshold"), yt = js_conf_double(svc->conf, "classifier.type_threshold");
-    if (tt > 1 || yt > 1) {
-        fprintf(stderr, "jiesu-classifier: classifier.threshold and classifier.type_threshold are probabilities (0..1, or -1)\n");
-        cls_engine_free(&c.engine);
-        return 1;
-    }
-    cls_engine_set_thresholds(c.engine, tt, yt);
     for (int i = 0; i < 16; i++) {
         char name[48];
         snprintf(name, sizeof name, "disposition_%d", i);
@@ -155,6 +180,7 @@ int main(int argc, char **argv) {
     svc->on_store_up = on_store_up;
     svc->on_stop = on_stop;
     svc->on_close = on_close;
+    svc->on_reload = on_reload;
     svc->hook_arg = &c;
     rc = js_svc_run(svc);
     cls_engine_free(&c.engine);

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from suite import BIN, ROOT, Suite, wait_for
+from suite import BIN, ROOT, Suite, types_pb2, wait_for
 
 # The classifier is told to be sure of nothing (classifier.threshold 0.999), so
 # this order goes to the manual queue; the dispatch catalog knows its matter
@@ -166,3 +166,45 @@ def test_an_unsure_type_goes_on_to_its_unit_and_an_operator_confirms_it(make_sui
     assert o2["history"][-1]["type"] == "jiesu.order.type_confirmed"
     p = ctl(s, "corrections", "--kind", "type")
     assert p.returncode == 0 and p.stdout.startswith("label\ttext\n") and "help\t" in p.stdout
+
+
+# A text no shipped rule knows: dispatched as it stands, decided by a rule once one is added.
+LIZARD = "小区花园里有人在遛一只巨型蜥蜴，吓坏了孩子们，物业说管不了"
+
+
+def test_sighup_reloads_rules_and_refuses_a_bad_file(tmp_path):
+    """Operators edit rules.tsv (or retrain a model) and send SIGHUP: a file that does not load is refused and
+    the engine in use stays; a good one decides the next orders."""
+    import shutil
+    import signal
+
+    from suite import order_in_redis, request, submission
+    wait = wait_for
+
+    model_dir = tmp_path / "classifier"
+    shutil.copytree(ROOT / "config/classifier", model_dir)
+    s = Suite(services=("bus", "classifier", "intake"),
+              extra_env={"JIESU_CLASSIFIER_MODEL_DIR": str(model_dir), "JIESU_CLASSIFIER_THRESHOLD": "0"}).start()
+    try:
+        def classified(text):
+            oid = request(s.dealer(), submission(text)).submit_reply.order_id
+            return wait(lambda: (lambda o: o if o.classification.reason else None)(order_in_redis(s, oid)[2]), 20,
+                        what=f"order {oid} classified")
+
+        assert classified(LIZARD).disposition == types_pb2.DISPOSITION_DISPATCH
+        rules = model_dir / "rules.tsv"
+        good = rules.read_text()
+        rules.write_text(good + "broken line without its columns\n")
+        s.signal_service("classifier", signal.SIGHUP)
+        wait(lambda: "reload refused" in s.log("classifier"), 10, what="the refusal in the log")
+        assert "rules.tsv:" in s.log("classifier")
+        assert classified(LIZARD).disposition == types_pb2.DISPOSITION_DISPATCH  # the engine in use stayed
+
+        rules.write_text(good + "test-lizard\tout_of_scope\t-\t巨型蜥蜴\t-\texotic pets: the market channel\n")
+        s.signal_service("classifier", signal.SIGHUP)
+        wait(lambda: "rules and knowledge base reloaded" in s.log("classifier"), 10, what="the reload in the log")
+        o = classified(LIZARD)
+        assert o.disposition == types_pb2.DISPOSITION_OUT_OF_SCOPE and o.classification.rule == "test-lizard"
+    finally:
+        codes, problems = s.stop()
+    assert not problems, "\n".join(problems)
