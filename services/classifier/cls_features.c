@@ -155,10 +155,20 @@ size_t cls_featurize(const char *norm, size_t len, int nmin, int nmax, int head,
 }
 
 size_t cls_feature_prefix(const char *norm, size_t len, uint32_t max_chars) {
-    if (max_chars == 0) return len;
+    if (max_chars == 0 || len <= max_chars) return len; /* never more characters than bytes */
     const unsigned char *p = (const unsigned char *)norm;
-    size_t chars = 0;
-    for (size_t i = 0; i < len; i++) {
+    size_t chars = 0, i = 0;
+    /* whole words while they cannot reach the limit: a character starts at every byte that is not a
+     * continuation byte, and a blank starts none */
+    for (; i + 8 <= len && chars + 8 <= max_chars; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        uint64_t cont = (w & ~(w << 1) & 0x8080808080808080ull) >> 7;
+        uint64_t sp = w ^ 0x2020202020202020ull; /* a zero byte where w has a blank */
+        sp = ~(((sp & 0x7F7F7F7F7F7F7F7Full) + 0x7F7F7F7F7F7F7F7Full) | sp | 0x7F7F7F7F7F7F7F7Full) >> 7;
+        chars += 8 - (size_t)(((cont + sp) * 0x0101010101010101ull) >> 56);
+    }
+    for (; i < len; i++) {
         if ((p[i] & 0xC0) == 0x80 || p[i] == ' ') continue;
         if (chars++ == max_chars) return i;
     }
