@@ -10,7 +10,7 @@ static inline uint64_t s_mix64(uint64_t z) {
 }
 
 /* Blanks and punctuation, ASCII and CJK: they change with the writer's mood, not with the matter. */
-static int s_skip(uint32_t cp) {
+static int s_not_matter(uint32_t cp) {
     return cp < 0x80 ? !((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9'))
                      : (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0x2000 && cp <= 0x206F) ||
                            (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF5F && cp <= 0xFF65) || cp == 0xA0 ||
@@ -28,7 +28,7 @@ uint64_t js_simhash(const char *text, size_t len, size_t *shingles) {
         uint32_t cp = js_utf8_next(p + i, len - i, &adv);
         i += adv;
         if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0; /* full-width ASCII */
-        if (cp == 0 || s_skip(cp)) continue;
+        if (cp == 0 || s_not_matter(cp)) continue;
         if (cp >= 'A' && cp <= 'Z') cp += 32;
         w[2] = w[1], w[1] = w[0], w[0] = cp;
         if (++have < 3) continue;

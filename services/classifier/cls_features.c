@@ -84,7 +84,7 @@ static inline void s_add(counter_t *c, uint32_t b) {
 }
 
 /* Characters in len bytes of UTF-8: every byte that is not a continuation
- * byte (10xxxxxx) starts one (an invalid byte counts as one too: an upper
+ * byte (top bits 10) starts one (an invalid byte counts as one too: an upper
  * bound). Eight bytes at a time: a continuation byte has bit 7 set and bit 6
  * clear. */
 static size_t s_chars(const unsigned char *p, size_t len) {
