@@ -41,4 +41,16 @@ int js_utf8_valid(const char *s, size_t len); /* 1 if valid UTF-8 (no overlongs,
  * does not start a well-formed character gives 0 with *adv 1 (so does NUL). */
 uint32_t js_utf8_next(const unsigned char *p, size_t left, size_t *adv);
 
+/* SplitMix64's finaliser: 64 well-mixed bits of z (hashing, SimHash, shuffles). */
+static inline uint64_t js_mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* SplitMix64: the next number of the sequence whose state is *s (deterministic for a seed). */
+static inline uint64_t js_splitmix64(uint64_t *s) {
+    return js_mix64(*s += 0x9E3779B97F4A7C15ull);
+}
+
 #endif

@@ -3,12 +3,6 @@
 
 #include "jsdefs.h"
 
-static inline uint64_t s_mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Blanks and punctuation, ASCII and CJK: they change with the writer's mood, not with the matter. */
 static int s_not_matter(uint32_t cp) {
     return cp < 0x80 ? !((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9'))
@@ -32,12 +26,12 @@ uint64_t js_simhash(const char *text, size_t len, size_t *shingles) {
         if (cp >= 'A' && cp <= 'Z') cp += 32;
         w[2] = w[1], w[1] = w[0], w[0] = cp;
         if (++have < 3) continue;
-        uint64_t h = s_mix64(((uint64_t)w[2] << 42) ^ ((uint64_t)w[1] << 21) ^ w[0]);
+        uint64_t h = js_mix64(((uint64_t)w[2] << 42) ^ ((uint64_t)w[1] << 21) ^ w[0]);
         n++;
         for (int b = 0; b < 64; b++) acc[b] += (h >> b & 1) ? 1 : -1;
     }
     if (shingles) *shingles = n;
-    if (n == 0) return have > 0 ? s_mix64(((uint64_t)w[1] << 21) ^ w[0] ^ 0x5bd1e995) : 0;
+    if (n == 0) return have > 0 ? js_mix64(((uint64_t)w[1] << 21) ^ w[0] ^ 0x5bd1e995) : 0;
     uint64_t r = 0;
     for (int b = 0; b < 64; b++)
         if (acc[b] > 0) r |= 1ull << b;

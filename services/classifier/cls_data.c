@@ -85,13 +85,6 @@ void cls_data_free(cls_dataset_t *d) {
     memset(d, 0, sizeof *d);
 }
 
-static uint64_t s_rng(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 void cls_data_folds(const cls_dataset_t *d, int folds, uint64_t seed, int *fold) {
     size_t *ix = js_malloc((d->n ? d->n : 1) * sizeof *ix);
     uint64_t rng = seed ^ 0xF01D5ull;
@@ -101,7 +94,7 @@ void cls_data_folds(const cls_dataset_t *d, int folds, uint64_t seed, int *fold)
         for (size_t i = 0; i < d->n; i++)
             if (d->y[i] == c) ix[m++] = i;
         for (size_t i = m; i > 1; i--) {
-            size_t j = s_rng(&rng) % i, t = ix[i - 1];
+            size_t j = js_splitmix64(&rng) % i, t = ix[i - 1];
             ix[i - 1] = ix[j], ix[j] = t;
         }
         /* continue the round-robin where the last class stopped: folds stay even in size */

@@ -14,12 +14,6 @@ static const uint64_t s_seed[CLS_FEAT_MAX_N + 1] = {
     0xFF51AFD7ED558CCDull,
 };
 
-static inline uint64_t s_mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 void cls_fvec_init(cls_fvec_t *v) {
     memset(v, 0, sizeof *v);
 }
@@ -87,13 +81,22 @@ static inline void s_add(counter_t *c, uint32_t b) {
  * byte (top bits 10) starts one (an invalid byte counts as one too: an upper
  * bound). Eight bytes at a time: a continuation byte has bit 7 set and bit 6
  * clear. */
+/* Of the 8 bytes in w, a 1 in the low bit of each continuation byte. */
+static inline uint64_t s_cont8(uint64_t w) {
+    return (w & ~(w << 1) & 0x8080808080808080ull) >> 7;
+}
+
+/* The sum of the bytes of w (each at most 8): one multiply into the top byte. */
+static inline size_t s_sum8(uint64_t w) {
+    return (size_t)((w * 0x0101010101010101ull) >> 56);
+}
+
 static size_t s_chars(const unsigned char *p, size_t len) {
     size_t cont = 0, i = 0;
     for (; i + 8 <= len; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
-        uint64_t c = (w & ~(w << 1) & 0x8080808080808080ull) >> 7; /* 1 in each continuation byte */
-        cont += (size_t)((c * 0x0101010101010101ull) >> 56);          /* their sum in the top byte */
+        cont += s_sum8(s_cont8(w));
     }
     for (; i < len; i++) cont += (p[i] & 0xC0) == 0x80;
     return len - cont;
@@ -123,11 +126,11 @@ size_t cls_featurize(const char *norm, size_t len, int nmin, int nmax, int head,
             if (cp == 0 || cp == ' ') continue;
             uint64_t h1 = (uint64_t)cp + 1, h2 = h1 * 0x100000001B3ull + prev + 1;
             int in_head = pos < (size_t)head;
-            s_add(&c, (uint32_t)s_mix64(h1 ^ s_seed[1]) & mask);
-            if (in_head) s_add(&c, (uint32_t)s_mix64(h1 ^ s_seed[1] ^ hx) & mask);
+            s_add(&c, (uint32_t)js_mix64(h1 ^ s_seed[1]) & mask);
+            if (in_head) s_add(&c, (uint32_t)js_mix64(h1 ^ s_seed[1] ^ hx) & mask);
             if (pos > 0) {
-                s_add(&c, (uint32_t)s_mix64(h2 ^ s_seed[2]) & mask);
-                if (in_head) s_add(&c, (uint32_t)s_mix64(h2 ^ s_seed[2] ^ hx) & mask);
+                s_add(&c, (uint32_t)js_mix64(h2 ^ s_seed[2]) & mask);
+                if (in_head) s_add(&c, (uint32_t)js_mix64(h2 ^ s_seed[2] ^ hx) & mask);
             }
             prev = cp;
             pos++;
@@ -146,8 +149,8 @@ size_t cls_featurize(const char *norm, size_t len, int nmin, int nmax, int head,
         for (int k = 1; k <= nmax && (size_t)k <= have; k++) {
             h = h * 0x100000001B3ull + win[k - 1] + 1;
             if (k < nmin) continue;
-            s_add(&c, (uint32_t)s_mix64(h ^ s_seed[k]) & mask);
-            if (pos < (size_t)head) s_add(&c, (uint32_t)s_mix64(h ^ s_seed[k] ^ 0x7E7E7E7E7E7E7E7Eull) & mask);
+            s_add(&c, (uint32_t)js_mix64(h ^ s_seed[k]) & mask);
+            if (pos < (size_t)head) s_add(&c, (uint32_t)js_mix64(h ^ s_seed[k] ^ 0x7E7E7E7E7E7E7E7Eull) & mask);
         }
         pos++;
     }
@@ -163,10 +166,9 @@ size_t cls_feature_prefix(const char *norm, size_t len, uint32_t max_chars) {
     for (; i + 8 <= len && chars + 8 <= max_chars; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
-        uint64_t cont = (w & ~(w << 1) & 0x8080808080808080ull) >> 7;
         uint64_t sp = w ^ 0x2020202020202020ull; /* a zero byte where w has a blank */
         sp = ~(((sp & 0x7F7F7F7F7F7F7F7Full) + 0x7F7F7F7F7F7F7F7Full) | sp | 0x7F7F7F7F7F7F7F7Full) >> 7;
-        chars += 8 - (size_t)(((cont + sp) * 0x0101010101010101ull) >> 56);
+        chars += 8 - s_sum8(s_cont8(w) + sp);
     }
     for (; i < len; i++) {
         if ((p[i] & 0xC0) == 0x80 || p[i] == ' ') continue;

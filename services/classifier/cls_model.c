@@ -303,13 +303,6 @@ void cls_train_defaults(cls_train_opts_t *o) {
                             .idf = 1, .qbits = 8, .seed = 12345, .svm = 1, .c = 3.0f, .balance = 1, .nb = 1};
 }
 
-static uint64_t s_rng(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 typedef struct sparse {
     uint32_t *idx;
     float *val;
@@ -369,7 +362,7 @@ static void s_train_svm1(cls_model_t *m, const cls_dataset_t *d, const size_t *r
         for (size_t i = 0; i < nrows; i++) order[i] = i;
         for (int ep = 0; ep < o->epochs; ep++) {
             for (size_t i = nrows; i > 1; i--) {
-                size_t j = s_rng(&rng) % i, t = order[i - 1];
+                size_t j = js_splitmix64(&rng) % i, t = order[i - 1];
                 order[i - 1] = order[j], order[j] = t;
             }
             double maxpg = 0;
@@ -489,7 +482,7 @@ cls_model_t *cls_model_train(const cls_dataset_t *d, const size_t *rows, size_t 
     m->w = w; /* s_dot reads floats while training */
     for (int ep = 0; ep < o->epochs; ep++) {
         for (size_t i = nrows; i > 1; i--) {
-            size_t j = s_rng(&rng) % i, t = order[i - 1];
+            size_t j = js_splitmix64(&rng) % i, t = order[i - 1];
             order[i - 1] = order[j], order[j] = t;
         }
         for (size_t ii = 0; ii < nrows; ii++) {
@@ -662,9 +655,8 @@ int cls_model_file_labels(const char *path, char labels[CLS_MAX_CLASSES][CLS_LAB
     uint32_t hdr[HDR_WORDS] = {0};
     float temp;
     const char *why = s_read_header(f, hdr, &temp);
-    if (why) {
-    } else if (hdr[0] < 2 || hdr[0] > CLS_MAX_CLASSES) why = "bad header values";
-    else if (fread(labels, CLS_LABEL_MAX, hdr[0], f) != hdr[0]) why = "truncated";
+    if (!why && (hdr[0] < 2 || hdr[0] > CLS_MAX_CLASSES)) why = "bad header values";
+    if (!why && fread(labels, CLS_LABEL_MAX, hdr[0], f) != hdr[0]) why = "truncated";
     for (uint32_t c = 0; !why && c < hdr[0]; c++)
         if (memchr(labels[c], 0, CLS_LABEL_MAX) == NULL || !labels[c][0]) why = "bad label";
     fclose(f);

@@ -46,13 +46,6 @@ static void s_usage(void) {
             "         [--qbits 8|16] [--logreg [--lr X] [--l2 X]] [--no-idf] [--no-nb] [--no-balance]\n");
 }
 
-static uint64_t s_rng(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Score rows with model m into the confusion matrix; the raw scores go to z
  * (rows x k) when asked. */
 static void s_score(const cls_model_t *m, const cls_dataset_t *d, const size_t *rows, size_t n, cls_confusion_t *cm,
@@ -78,7 +71,7 @@ static int s_write_sample(const char *path, const cls_dataset_t *d, const size_t
     memcpy(pick, rows, n * sizeof *pick);
     uint64_t rng = seed ^ 0x5A4D91Eull;
     for (size_t i = n; i > 1; i--) {
-        size_t j = s_rng(&rng) % i, t = pick[i - 1];
+        size_t j = js_splitmix64(&rng) % i, t = pick[i - 1];
         pick[i - 1] = pick[j], pick[j] = t;
     }
     if (want > n) want = n;
