@@ -4,12 +4,12 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../services/classifier/cls_model.h"
+#include "ctl_json.h"
 #include "envelope.h"
 #include "ids.h"
 #include "jsdefs.h"
@@ -212,24 +212,10 @@ int ctl_correction_row(FILE *out, const char *label, const char *text) {
 
 /* ---- Redis ------------------------------------------------------------------- */
 
-static int s_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int s_fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("jiesuctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
 /* One compact JSON line on stdout (keys in insertion order), then j is released. */
 static void s_print(json_t *j) {
-    char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    if (txt) printf("%s\n", txt);
-    free(txt);
+    ctl_print(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(j);
-    fflush(stdout);
 }
 
 static const char *s_rerr(redisContext *r, const redisReply *rep) {
@@ -248,26 +234,26 @@ int cmd_classify(redisContext *r, int argc, char **argv, const char *model_dir, 
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return s_classify_usage(stdout), 0;
     snprintf(path, sizeof path, "%s/topic.model", model_dir);
     if (cls_model_file_labels(path, labels, &k, err, sizeof err) < 0)
-        return s_fail("classify: cannot check the topic (classifier.model_dir): %s", err);
+        return ctl_fail("classify: cannot check the topic (classifier.model_dir): %s", err);
     for (int c = 0; c < k; c++) topics[c] = labels[c];
     int rc = ctl_classify_parse(argc, argv, topics, k, &a, stdout, err, sizeof err);
     if (rc == 1) return 0;
-    if (rc < 0) return s_fail("%s", err);
-    if (!r) return s_fail("classify: no Redis connection");
+    if (rc < 0) return ctl_fail("%s", err);
+    if (!r) return ctl_fail("classify: no Redis connection");
 
     char key[256];
     snprintf(key, sizeof key, "o:{%s}", a.id);
     const char *hv[] = {"HMGET", key, "stage", "v", "d"};
     redisReply *rep = redisCommandArgv(r, 5, hv, NULL);
     if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) {
-        rc = s_fail("classify: redis HMGET %s: %s", key, s_rerr(r, rep));
+        rc = ctl_fail("classify: redis HMGET %s: %s", key, s_rerr(r, rep));
         if (rep) freeReplyObject(rep);
         return rc;
     }
     const redisReply *st = rep->element[0], *v = rep->element[1], *d = rep->element[2];
     if (st->type != REDIS_REPLY_STRING || d->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
         freeReplyObject(rep);
-        return s_fail("classify: no order %s", a.id);
+        return ctl_fail("classify: no order %s", a.id);
     }
     int stage = atoi(st->str);
     int64_t version = strtoll(v->str, NULL, 10);
@@ -277,7 +263,7 @@ int cmd_classify(redisContext *r, int argc, char **argv, const char *model_dir, 
     freeReplyObject(rep);
     if (!o) {
         js_arena_destroy(&ar);
-        return s_fail("classify: order %s: field d does not decode as an Order", a.id);
+        return ctl_fail("classify: order %s: field d does not decode as an Order", a.id);
     }
     /* An order already with its units keeps its topic (its units were decided on it): only an unsure type is
      * confirmed or corrected there, and the order stays where it is. */
@@ -288,13 +274,13 @@ int cmd_classify(redisContext *r, int argc, char **argv, const char *model_dir, 
         bool unsure = o->classification && o->classification->type_unsure;
         if (!open || !unsure) {
             js_arena_destroy(&ar);
-            return s_fail("classify: order %s is in stage %s, not manual: only orders in the manual queue are "
+            return ctl_fail("classify: order %s is in stage %s, not manual: only orders in the manual queue are "
                           "classified by hand (an order with its units whose type is unsure may have its type "
                           "confirmed)",
                           a.id, js_stage_name(stage));
         }
         if (strcmp(o->topic ? o->topic : "", a.topic) != 0) {
-            rc = s_fail("classify: order %s is with its units (stage %s): its topic stays %s; only its type "
+            rc = ctl_fail("classify: order %s is with its units (stage %s): its topic stays %s; only its type "
                         "can be confirmed (give --topic %s)",
                         a.id, js_stage_name(stage), o->topic, o->topic);
             js_arena_destroy(&ar);
@@ -341,21 +327,21 @@ int cmd_classify(redisContext *r, int argc, char **argv, const char *model_dir, 
     if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 || rep->element[0]->type != REDIS_REPLY_INTEGER) {
         const char *why = s_rerr(r, rep);
         rc = strstr(why, "unction not found")
-                 ? s_fail("classify: Redis has no function jiesu_classify: start a service of this version first "
+                 ? ctl_fail("classify: Redis has no function jiesu_classify: start a service of this version first "
                           "(it loads the library)")
-                 : s_fail("classify: redis FCALL jiesu_classify: %s", why);
+                 : ctl_fail("classify: redis FCALL jiesu_classify: %s", why);
     } else if (rep->element[0]->integer == -1) {
-        rc = s_fail("classify: no order %s", a.id);
+        rc = ctl_fail("classify: no order %s", a.id);
     } else if (rep->element[0]->integer == 0 && rep->elements == 3) {
         long long ns = rep->element[1]->integer, nv = rep->element[2]->integer;
         rc = confirm && ns != stage
-                 ? s_fail("classify: order %s moved to stage %s while its type was being confirmed: try again",
+                 ? ctl_fail("classify: order %s moved to stage %s while its type was being confirmed: try again",
                           a.id, js_stage_name((int)ns))
              : !confirm && ns != JIESU__V1__STAGE__STAGE_MANUAL
-                 ? s_fail("classify: order %s is in stage %s, not manual: only orders in the manual queue are "
+                 ? ctl_fail("classify: order %s is in stage %s, not manual: only orders in the manual queue are "
                           "classified by hand",
                           a.id, js_stage_name((int)ns))
-                 : s_fail("classify: order %s changed while it was being classified (version %lld, now %lld): "
+                 : ctl_fail("classify: order %s changed while it was being classified (version %lld, now %lld): "
                           "try again",
                           a.id, (long long)version, nv);
     } else if (rep->element[0]->integer == 1 && rep->elements == 2) {
@@ -364,7 +350,7 @@ int cmd_classify(redisContext *r, int argc, char **argv, const char *model_dir, 
                               (json_int_t)rep->element[1]->integer, "topic", c.topic, "type", c.type);
         s_print(j);
     } else {
-        rc = s_fail("classify: unexpected answer from jiesu_classify");
+        rc = ctl_fail("classify: unexpected answer from jiesu_classify");
     }
     if (rep) freeReplyObject(rep);
     js_arena_destroy(&ar);
@@ -396,17 +382,17 @@ int cmd_corrections(redisContext *r, int argc, char **argv) {
         if ((!strcmp(o, "--kind") || !strcmp(o, "--out")) && i + 1 < argc) {
             *(!strcmp(o, "--kind") ? &kind : &out) = argv[++i];
         } else {
-            return s_fail("corrections: unknown or incomplete option '%s' (see corrections --help)", o);
+            return ctl_fail("corrections: unknown or incomplete option '%s' (see corrections --help)", o);
         }
     }
     if (strcmp(kind, "topic") && strcmp(kind, "type"))
-        return s_fail("corrections: --kind wants topic or type, not '%s'", kind);
-    if (!r) return s_fail("corrections: no Redis connection");
+        return ctl_fail("corrections: --kind wants topic or type, not '%s'", kind);
+    if (!r) return ctl_fail("corrections: no Redis connection");
     char tmp[4096];
     FILE *f = stdout;
     if (out) {
-        if (snprintf(tmp, sizeof tmp, "%s.tmp", out) >= (int)sizeof tmp) return s_fail("corrections: path too long");
-        if (!(f = fopen(tmp, "w"))) return s_fail("corrections: %s: %s", tmp, strerror(errno));
+        if (snprintf(tmp, sizeof tmp, "%s.tmp", out) >= (int)sizeof tmp) return ctl_fail("corrections: path too long");
+        if (!(f = fopen(tmp, "w"))) return ctl_fail("corrections: %s: %s", tmp, strerror(errno));
     }
     fprintf(f, "label\ttext\n");
     long long rows = 0;
@@ -416,7 +402,7 @@ int cmd_corrections(redisContext *r, int argc, char **argv) {
         const char *xv[] = {"XRANGE", CTL_CORRECTIONS_KEY, start, "+", "COUNT", S_PAGE};
         redisReply *rep = redisCommandArgv(r, 6, xv, NULL);
         if (!rep || rep->type != REDIS_REPLY_ARRAY) {
-            rc = s_fail("corrections: redis XRANGE %s: %s", CTL_CORRECTIONS_KEY, s_rerr(r, rep));
+            rc = ctl_fail("corrections: redis XRANGE %s: %s", CTL_CORRECTIONS_KEY, s_rerr(r, rep));
             if (rep) freeReplyObject(rep);
             break;
         }
@@ -433,8 +419,8 @@ int cmd_corrections(redisContext *r, int argc, char **argv) {
     }
     if (out) {
         int bad = fclose(f) != 0;
-        if (!rc && bad) rc = s_fail("corrections: %s: %s", tmp, strerror(errno));
-        if (!rc && rename(tmp, out) != 0) rc = s_fail("corrections: %s: %s", out, strerror(errno));
+        if (!rc && bad) rc = ctl_fail("corrections: %s: %s", tmp, strerror(errno));
+        if (!rc && rename(tmp, out) != 0) rc = ctl_fail("corrections: %s: %s", out, strerror(errno));
         if (rc) remove(tmp);
         else s_print(json_pack("{s:I,s:s}", "rows", (json_int_t)rows, "out", out));
     }

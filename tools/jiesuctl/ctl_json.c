@@ -1,6 +1,7 @@
 /* ctl_json.c -- shaping what show, tail and ping print. */
 #include "ctl_json.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,26 @@
 #include "pbjson.h"
 #include "pii.h"
 #include "timer.h"
+
+int ctl_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("jiesuctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+void ctl_print(const json_t *j, size_t flags) {
+    char *s = j ? json_dumps(j, flags) : NULL;
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+    fflush(stdout);
+}
 
 #define S_MASK_CAP 256
 

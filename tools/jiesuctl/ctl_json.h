@@ -18,6 +18,10 @@
 #define CTL_JSON_PRETTY (JSON_INDENT(2) | JSON_REAL_PRECISION(15))
 
 /* Prototypes */
+/* "jiesuctl: " and the message on stderr, one line; returns 1 (the exit status). */
+int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* j as one JSON text (json_dumps flags) and a newline on stdout, flushed; nothing for NULL. */
+void ctl_print(const json_t *j, size_t flags);
 /* "dispatched" for JIESU__V1__STAGE__STAGE_DISPATCHED; the number as text
  * when unknown. Returns out. */
 char *ctl_stage_name(int stage, char *out, size_t cap);

@@ -9,7 +9,6 @@
  * Exit status: 0 on success, 1 with one line "jiesuctl: ..." on stderr. */
 #include <hiredis.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,16 +70,6 @@ typedef struct ctl {
 
 static volatile sig_atomic_t s_stop;
 
-static int s_fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("jiesuctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
 static void s_on_signal(int sig) {
     JS_UNUSED(sig);
     s_stop = 1;
@@ -94,16 +83,6 @@ static void s_catch_signals(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-}
-
-static void s_print_json(json_t *j, size_t flags) {
-    char *s = json_dumps(j, flags);
-    if (s) {
-        fputs(s, stdout);
-        fputc('\n', stdout);
-        free(s);
-    }
-    fflush(stdout);
 }
 
 /* ---- Redis ------------------------------------------------------------------ */
@@ -193,7 +172,7 @@ static int s_cmd_submit(ctl_t *c, int argc, char **argv) {
     char err[512];
     int rc = ctl_submit_parse(argc, argv, &a, stdout, err, sizeof err);
     if (rc == CTL_HELP) return 0;
-    if (rc < 0) return s_fail("%s", err);
+    if (rc < 0) return ctl_fail("%s", err);
 
     /* One key for every try of this invocation: intake answers a repeat with
      * the first order's id, so a retry never makes a second order. */
@@ -208,7 +187,7 @@ static int s_cmd_submit(ctl_t *c, int argc, char **argv) {
     js_trace_new(trace);
 
     void *s = s_dealer_to(c, "intake", err, sizeof err);
-    if (!s) return s_fail("submit: %s", err);
+    if (!s) return ctl_fail("submit: %s", err);
     int tries = (int)js_conf_int(c->conf, "submit.tries");
     int64_t backoff = js_conf_int(c->conf, "submit.backoff_ms");
     char ids[16][JS_ID_LEN + 1];
@@ -262,9 +241,9 @@ static int s_cmd_submit(ctl_t *c, int argc, char **argv) {
     }
     zmq_close(s);
     if (result == 0) return 0;
-    if (result == 1) return s_fail("submit refused: %s", why);
-    if (s_stop) return s_fail("submit: interrupted; the order may exist: submit again with --key %s", key);
-    return s_fail("submit: gave up after %d tries (key %s): %s", tries, key, why);
+    if (result == 1) return ctl_fail("submit refused: %s", why);
+    if (s_stop) return ctl_fail("submit: interrupted; the order may exist: submit again with --key %s", key);
+    return ctl_fail("submit: gave up after %d tries (key %s): %s", tries, key, why);
 }
 
 /* ---- show ------------------------------------------------------------------- */
@@ -282,16 +261,16 @@ static int s_cmd_show(ctl_t *c, int argc, char **argv) {
         s_show_usage(stdout);
         return 0;
     }
-    if (argc != 2 || argv[1][0] == '-') return s_fail("show: takes one order ID (see show --help)");
+    if (argc != 2 || argv[1][0] == '-') return ctl_fail("show: takes one order ID (see show --help)");
     const char *id = argv[1];
     char err[512];
     redisContext *r = s_redis(c, err, sizeof err);
-    if (!r) return s_fail("show: %s", err);
+    if (!r) return ctl_fail("show: %s", err);
     int rc = ctl_show(r, id, stdout, err, sizeof err);
     fflush(stdout);
     redisFree(r);
-    if (rc == -ENOENT) return s_fail("%s", err);
-    return rc < 0 ? s_fail("show: %s", err) : 0;
+    if (rc == -ENOENT) return ctl_fail("%s", err);
+    return rc < 0 ? ctl_fail("show: %s", err) : 0;
 }
 
 /* ---- tail ------------------------------------------------------------------- */
@@ -308,10 +287,10 @@ static void s_tail_usage(FILE *f) {
 static int s_tail_stream(ctl_t *c, const char *prefix, long long count) {
     char err[512];
     redisContext *r = s_redis(c, err, sizeof err);
-    if (!r) return s_fail("tail: %s", err);
+    if (!r) return ctl_fail("tail: %s", err);
     int rc = ctl_tail_stream(r, prefix, count, c->max_msg, &s_stop, stdout, stderr, NULL, err, sizeof err);
     redisFree(r);
-    return rc < 0 ? s_fail("tail: %s", err) : 0;
+    return rc < 0 ? ctl_fail("tail: %s", err) : 0;
 }
 
 static int s_tail_bus(ctl_t *c, const char *prefix, long long count) {
@@ -324,7 +303,7 @@ static int s_tail_bus(ctl_t *c, const char *prefix, long long count) {
     const char *ep = js_conf_str(c->conf, "bus");
     if (zmq_connect(s, ep) < 0) {
         zmq_close(s);
-        return s_fail("tail: bus %s: %s", ep, zmq_strerror(zmq_errno()));
+        return ctl_fail("tail: bus %s: %s", ep, zmq_strerror(zmq_errno()));
     }
     long long printed = 0;
     int rc = 0;
@@ -351,7 +330,7 @@ static int s_tail_bus(ctl_t *c, const char *prefix, long long count) {
         zmq_msg_close(&frame[0]);
         zmq_msg_close(&frame[1]);
         if (err && err != EINTR) {
-            rc = s_fail("tail: bus: %s", zmq_strerror(err));
+            rc = ctl_fail("tail: bus: %s", zmq_strerror(err));
             break;
         }
     }
@@ -374,11 +353,11 @@ static int s_cmd_tail(ctl_t *c, int argc, char **argv) {
             const char *v = a[7] == '=' ? a + 8 : i + 1 < argc ? argv[++i] : NULL;
             char *end;
             count = v ? strtoll(v, &end, 10) : 0;
-            if (!v || !*v || *end || count <= 0) return s_fail("tail: --count needs a positive number");
+            if (!v || !*v || *end || count <= 0) return ctl_fail("tail: --count needs a positive number");
         } else if (a[0] == '-') {
-            return s_fail("tail: unknown option '%s' (see tail --help)", a);
+            return ctl_fail("tail: unknown option '%s' (see tail --help)", a);
         } else if (have_prefix) {
-            return s_fail("tail: takes one TYPE-PREFIX (see tail --help)");
+            return ctl_fail("tail: takes one TYPE-PREFIX (see tail --help)");
         } else {
             prefix = a;
             have_prefix = 1;
@@ -459,7 +438,7 @@ static int s_cmd_ping(ctl_t *c, int argc, char **argv) {
         s_ping_usage(stdout);
         return 0;
     }
-    if (argc != 1) return s_fail("ping: takes no arguments (see ping --help)");
+    if (argc != 1) return ctl_fail("ping: takes no arguments (see ping --help)");
     json_t *report = json_object(), *services = json_object();
     json_object_set_new(report, "redis", json_string("unchecked"));
     json_object_set_new(report, "services", services);
@@ -505,9 +484,9 @@ static int s_cmd_ping(ctl_t *c, int argc, char **argv) {
 
     char missing[1024];
     int n = ctl_ping_missing(report, s_required, JS_ARRAY_LEN(s_required), missing, sizeof missing);
-    s_print_json(report, CTL_JSON_LINE);
+    ctl_print(report, CTL_JSON_LINE);
     json_decref(report);
-    if (n) return s_fail("ping: missing: %s", missing);
+    if (n) return ctl_fail("ping: missing: %s", missing);
     return 0;
 }
 
@@ -518,7 +497,7 @@ static int s_cmd_act(ctl_t *c, int argc, char **argv) {
     char err[512];
     int rc = ctl_act_parse(argc, argv, &a, stdout, err, sizeof err);
     if (rc == CTL_ACT_HELP) return 0;
-    if (rc < 0) return s_fail("%s", err);
+    if (rc < 0) return ctl_fail("%s", err);
     ctl_act_parts_t parts;
     char source[160], trace[JS_TRACE_LEN + 1], id[JS_ID_LEN + 1];
     s_source(source, sizeof source);
@@ -529,7 +508,7 @@ static int s_cmd_act(ctl_t *c, int argc, char **argv) {
     ctl_act_build(&a, &parts, &env);
     char cerr[512];
     void *s = s_dealer_to(c, "dispatcher", cerr, sizeof cerr);
-    if (!s) return s_fail("act: %s", cerr);
+    if (!s) return ctl_fail("act: %s", cerr);
     const char *ep = js_conf_str(c->conf, "dispatcher");
     int tries = (int)js_conf_int(c->conf, "act.tries");
     char why[600] = "";
@@ -565,8 +544,8 @@ static int s_cmd_act(ctl_t *c, int argc, char **argv) {
     }
     zmq_close(s);
     if (result == 0) return 0;
-    if (result == 1) return s_fail("%s refused: %s", js_fsm_act_name(a.act), why);
-    return s_fail("act: gave up after %d tries (action id %s; sending it again is safe): %s", tries, id, why);
+    if (result == 1) return ctl_fail("%s refused: %s", js_fsm_act_name(a.act), why);
+    return ctl_fail("act: gave up after %d tries (action id %s; sending it again is safe): %s", tries, id, why);
 }
 
 static int s_cmd_fsm(ctl_t *c, int argc, char **argv) {
@@ -600,7 +579,7 @@ static int s_cmd_classify(ctl_t *c, int argc, char **argv) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return cmd_classify(NULL, argc, argv, js_conf_str(c->conf, "classifier.model_dir"), "", 0, 0);
     redisContext *r = s_redis(c, err, sizeof err);
-    if (!r) return s_fail("classify: %s", err);
+    if (!r) return ctl_fail("classify: %s", err);
     s_source(source, sizeof source);
     int rc = cmd_classify(r, argc, argv, js_conf_str(c->conf, "classifier.model_dir"), source,
                           js_conf_int(c->conf, "events.maxlen"), js_conf_int(c->conf, "corrections.maxlen"));
@@ -613,7 +592,7 @@ static int s_cmd_corrections(ctl_t *c, int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return cmd_corrections(NULL, argc, argv);
     redisContext *r = s_redis(c, err, sizeof err);
-    if (!r) return s_fail("corrections: %s", err);
+    if (!r) return ctl_fail("corrections: %s", err);
     int rc = cmd_corrections(r, argc, argv);
     redisFree(r);
     return rc;
@@ -704,11 +683,11 @@ int main(int argc, char **argv) {
         rc = -EINVAL;
     if (rc < 0) {
         js_conf_destroy(&conf);
-        return s_fail("%s", err);
+        return ctl_fail("%s", err);
     }
     if (rest >= argc) {
         js_conf_destroy(&conf);
-        return s_fail("no verb (jiesuctl --help lists them)");
+        return ctl_fail("no verb (jiesuctl --help lists them)");
     }
     const char *verb = argv[rest];
     int found = -1;
@@ -716,7 +695,7 @@ int main(int argc, char **argv) {
         if (!strcmp(verb, s_verbs[i].name)) found = (int)i;
     if (found < 0) {
         js_conf_destroy(&conf);
-        return s_fail("unknown verb '%s' (jiesuctl --help lists them)", verb);
+        return ctl_fail("unknown verb '%s' (jiesuctl --help lists them)", verb);
     }
     s_catch_signals();
     ctl_t c = {.conf = conf,
